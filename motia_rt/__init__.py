@@ -1,0 +1,1 @@
+"""motia_rt: the runtime."""

@@ -1,0 +1,137 @@
+"""What a handler receives as ``context``: emit, state, logger, trace id and services."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from .errors import UnknownService
+from .ports import JSON, Message, StateStore
+from .schema import to_json
+
+__all__ = ["FlowContext", "ServiceRegistry", "StateAccess", "StepLogger"]
+
+EmitFn = Callable[[str, str, Any, str, "str | None"], Awaitable[Message]]
+
+
+class ServiceRegistry:
+    """Named services with attribute and item access; unknown names raise ``UnknownService``."""
+
+    def __init__(self, bindings: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "_bindings", dict(bindings))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self[name]
+
+    def __getitem__(self, name: str) -> Any:
+        bindings: dict[str, Any] = object.__getattribute__(self, "_bindings")
+        try:
+            return bindings[name]
+        except KeyError:
+            raise UnknownService(name, list(bindings)) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in object.__getattribute__(self, "_bindings")
+
+    def names(self) -> list[str]:
+        return sorted(object.__getattribute__(self, "_bindings"))
+
+    def items(self) -> list[tuple[str, Any]]:
+        return sorted(object.__getattribute__(self, "_bindings").items())
+
+
+class StateAccess:
+    """``context.state``: the store, with pydantic models turned into JSON on the way in."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+
+    async def get(self, group: str, key: str) -> JSON | None:
+        return await self._store.get(group, key)
+
+    async def set(self, group: str, key: str, value: Any) -> JSON:
+        return await self._store.set(group, key, to_json(value))
+
+    async def delete(self, group: str, key: str) -> JSON | None:
+        return await self._store.delete(group, key)
+
+    async def get_group(self, group: str) -> list[JSON]:
+        return await self._store.get_group(group)
+
+    async def clear(self, group: str) -> None:
+        await self._store.clear(group)
+
+
+class StepLogger:
+    """Motia's ``context.logger.info("message", {fields})``, on stdlib logging, with the trace id."""
+
+    __slots__ = ("_extra", "_log")
+
+    def __init__(self, step: str, trace_id: str) -> None:
+        self._log = logging.getLogger(f"motia.step.{step}")
+        self._extra = {"step": step, "trace_id": trace_id}
+
+    def _emit(self, level: int, message: str, fields: Mapping[str, Any] | None) -> None:
+        if self._log.isEnabledFor(level):
+            suffix = f" {dict(fields)!r}" if fields else ""
+            extra = {**self._extra, "fields": dict(fields or {})}
+            self._log.log(level, "[%s] %s%s", self._extra["trace_id"][:8], message, suffix,
+                          extra=extra)  # fmt: skip
+
+    def debug(self, message: str, fields: Mapping[str, Any] | None = None) -> None:
+        self._emit(logging.DEBUG, message, fields)
+
+    def info(self, message: str, fields: Mapping[str, Any] | None = None) -> None:
+        self._emit(logging.INFO, message, fields)
+
+    def warn(self, message: str, fields: Mapping[str, Any] | None = None) -> None:
+        self._emit(logging.WARNING, message, fields)
+
+    warning = warn
+
+    def error(self, message: str, fields: Mapping[str, Any] | None = None) -> None:
+        self._emit(logging.ERROR, message, fields)
+
+
+class FlowContext:
+    """The ``context`` argument of every handler."""
+
+    __slots__ = ("_emit", "logger", "services", "state", "step", "trace_id")
+
+    def __init__(
+        self,
+        step: str,
+        trace_id: str,
+        emit: EmitFn,
+        state: StateAccess,
+        services: ServiceRegistry,
+    ) -> None:
+        self.step = step
+        self.trace_id = trace_id
+        self.state = state
+        self.services = services
+        self.logger = StepLogger(step, trace_id)
+        self._emit = emit
+
+    async def emit(
+        self, event: Mapping[str, Any] | str, data: Any = None, *, message_group_id: str | None = None
+    ) -> Message:
+        """Emit ``{"topic", "data", "messageGroupId"?}`` (Motia's form) or ``emit(topic, data)``.
+
+        Raises ``EmitNotDeclared`` when the step's config does not list the topic in ``emits``,
+        and ``TypeError`` when the data is not JSON (pydantic models are converted).
+        """
+        if isinstance(event, Mapping):
+            topic = event.get("topic")
+            data = event.get("data")
+            message_group_id = event.get("messageGroupId", message_group_id)
+        else:
+            topic = event
+        if not isinstance(topic, str):
+            raise TypeError(f"emit needs a topic string, got {topic!r}")
+        return await self._emit(self.step, topic, data, self.trace_id, message_group_id)

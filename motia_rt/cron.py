@@ -1,0 +1,63 @@
+"""Cron steps fired on the engine's Clock, so virtual time drives them in the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from croniter import croniter
+
+from .engine import Engine
+from .steps import Step
+
+__all__ = ["CronLock", "CronScheduler", "next_fire_time"]
+
+log = logging.getLogger("motia.cron")
+
+CronLock = Callable[[str, float], Awaitable[bool]]
+"""``lock(step_name, scheduled_time) -> acquired``: with several instances, only one fires a tick."""
+
+
+def next_fire_time(expression: str, after: float) -> float:
+    """The first time strictly after ``after`` (epoch seconds, UTC) that ``expression`` fires."""
+    start = datetime.fromtimestamp(after, tz=UTC)
+    return float(croniter(expression, start).get_next(float))
+
+
+class CronScheduler:
+    """One task per cron step: sleep on the clock until the next fire time, then run the handler.
+
+    A tick's handler runs in its own task, so a slow handler never delays the next tick. With a
+    ``lock``, a tick runs only where the lock for (step, scheduled time) is acquired.
+    """
+
+    def __init__(self, engine: Engine, lock: CronLock | None = None) -> None:
+        self.engine = engine
+        self.lock = lock
+        self._tasks: list[asyncio.Task[None]] = []
+        self._runs: set[asyncio.Task[object]] = set()
+
+    def start(self) -> None:
+        for step in self.engine.registry.of_kind("cron"):
+            self._tasks.append(asyncio.create_task(self._loop(step), name=f"cron:{step.name}"))
+
+    async def close(self) -> None:
+        tasks = [*self._tasks, *self._runs]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def _loop(self, step: Step) -> None:
+        assert step.cron is not None
+        clock = self.engine.clock
+        due = next_fire_time(step.cron, clock.now())
+        while True:
+            await clock.sleep(due - clock.now())
+            if self.lock is None or await self.lock(step.name, due):
+                run = asyncio.create_task(self.engine.run_cron(step.name))
+                self._runs.add(run)
+                run.add_done_callback(self._runs.discard)
+            due = next_fire_time(step.cron, max(due, clock.now()))

@@ -1,0 +1,275 @@
+"""Dispatch: runs handlers for deliveries, HTTP requests and cron ticks, on the ports only.
+
+The engine knows nothing of Redis, HTTP servers or the simulator: it is handed a Clock, a
+Transport, a StateStore and service bindings, and every run is reported to its observers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .context import FlowContext, ServiceRegistry, StateAccess
+from .errors import EmitNotDeclared, HandlerCrash, InputValidationError
+from .ports import Clock, DeadLetter, Delivery, Message, StateStore, Transport
+from .schema import to_json
+from .steps import Step, StepRegistry
+from .tracing import CURRENT_RUN, EngineObserver, HandlerRun, IdSource
+
+__all__ = ["Engine", "RetryPolicy", "json_copy"]
+
+log = logging.getLogger("motia.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with jitter: attempt n waits ``base * factor**(n-1)`` (capped), of which
+    the fraction ``jitter`` is random, drawn from the engine's seeded ``random.Random``."""
+
+    base: float = 1.0
+    factor: float = 2.0
+    cap: float = 300.0
+    jitter: float = 0.5
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        full = min(self.cap, self.base * self.factor ** max(0, attempt - 1))
+        return full * (1.0 - self.jitter) + full * self.jitter * rng.random()
+
+
+def json_copy(value: Any, what: str = "data") -> Any:
+    """A deep copy through JSON: what a real transport or store would hand back."""
+    try:
+        return json.loads(json.dumps(to_json(value), allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{what} must be JSON (dict, list, str, number, bool, None): {exc}") from None
+
+
+class Engine:
+    """Runs the steps of ``registry`` on the given ports.
+
+    ``services`` override the app's ``default_services()`` by name. ``rng`` drives ids and retry
+    jitter: seed it (the simulator does) and the engine's choices are reproducible.
+    """
+
+    def __init__(
+        self,
+        registry: StepRegistry,
+        *,
+        clock: Clock,
+        transport: Transport,
+        state: StateStore,
+        services: Mapping[str, Any] | None = None,
+        rng: random.Random | None = None,
+        retry: RetryPolicy | None = None,
+        history: int = 100_000,
+    ) -> None:
+        self.registry = registry
+        self.clock = clock
+        self.transport = transport
+        self.state = state
+        self.rng = rng if rng is not None else random.Random()
+        self.ids = IdSource(self.rng)
+        self.retry_policy = retry or RetryPolicy()
+        self.services = ServiceRegistry({**registry.default_services(), **(services or {})})
+        self.events: deque[Message] = deque(maxlen=history)
+        self.runs: deque[HandlerRun] = deque(maxlen=history)
+        self._observers: list[EngineObserver] = []
+        self._state_access = StateAccess(state)
+        self._active = 0
+        self._quiet: asyncio.Event | None = None
+        self._started = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if not self._started:
+            self.transport.bind(self.registry.subscriptions(), self._deliver)
+            await self.transport.start()
+            self._started = True
+
+    async def close(self) -> None:
+        await self.transport.close()
+
+    def add_observer(self, observer: EngineObserver) -> None:
+        self._observers.append(observer)
+
+    def remove_observer(self, observer: EngineObserver) -> None:
+        self._observers.remove(observer)
+
+    # -- entry points ----------------------------------------------------------------------------
+
+    async def emit_external(
+        self, topic: str, data: Any, *, trace_id: str | None = None, group_id: str | None = None
+    ) -> Message:
+        """Emit from outside any step (tests, CLI, workbench); starts a new trace unless given."""
+        return await self._publish("external", topic, data, trace_id or self.ids.trace_id(), group_id)
+
+    async def run_api(self, step: Step, request: Any, trace_id: str) -> Any:
+        """Run an api step's middleware chain and handler; errors propagate to the HTTP layer."""
+        assert step.handler is not None
+        run = HandlerRun(step.name, "api", trace_id, self.clock.now())
+        ctx = self.context(step, trace_id)
+        handler = step.handler
+
+        async def call(i: int) -> Any:
+            if i < len(step.middleware):
+                return await step.middleware[i](request, ctx, lambda: call(i + 1))
+            return await handler(request, ctx)
+
+        return await self._supervised(run, step, lambda: call(0), reraise=True)
+
+    async def run_cron(self, name: str, trace_id: str | None = None) -> HandlerRun:
+        """Run a cron step's handler once, now. Failures are recorded on the run, not raised."""
+        step = self.registry[name]
+        if step.kind != "cron" or step.handler is None:
+            raise ValueError(f"step {name!r} is a {step.kind} step, not a cron step")
+        run = HandlerRun(step.name, "cron", trace_id or self.ids.trace_id(), self.clock.now())
+        handler, ctx = step.handler, self.context(step, run.trace_id)
+        await self._supervised(run, step, lambda: handler(ctx), reraise=False)
+        return run
+
+    def new_trace_id(self) -> str:
+        return self.ids.trace_id()
+
+    def context(self, step: Step, trace_id: str) -> FlowContext:
+        return FlowContext(step.name, trace_id, self._emit, self._state_access, self.services)
+
+    # -- dead letters and quiescence -------------------------------------------------------------
+
+    async def dead_letters(self, step: str | None = None) -> list[DeadLetter]:
+        return await self.transport.dead_letters(step)
+
+    async def redrive(self, dead_letter_id: str) -> Delivery:
+        return await self.transport.redrive(dead_letter_id)
+
+    def busy(self) -> bool:
+        return self._active > 0 or self.transport.pending() > 0
+
+    async def settle(self) -> None:
+        """Return once no delivery is queued, running or waiting to retry, and no handler runs."""
+        while True:
+            await self.transport.wait_idle()
+            if not self.busy():
+                return
+            if self._active:
+                if self._quiet is None:
+                    self._quiet = asyncio.Event()
+                self._quiet.clear()
+                await self._quiet.wait()
+
+    # -- internals -------------------------------------------------------------------------------
+
+    async def _emit(
+        self, source: str, topic: str, data: Any, trace_id: str, group_id: str | None
+    ) -> Message:
+        step = self.registry[source]
+        if topic not in step.emits:
+            raise EmitNotDeclared(source, topic, step.emits)
+        return await self._publish(source, topic, data, trace_id, group_id)
+
+    async def _publish(
+        self, source: str, topic: str, data: Any, trace_id: str, group_id: str | None
+    ) -> Message:
+        payload = json_copy(data, f"data emitted to {topic!r}")
+        message = Message(
+            self.ids.message_id(), topic, payload, trace_id, self.clock.now(), source, group_id
+        )
+        self.events.append(message)
+        for observer in self._observers:
+            observer.on_emit(message)
+        await self.transport.publish(message)
+        return message
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        step = self.registry[delivery.subscription.step]
+        message = delivery.message
+        run = HandlerRun(step.name, "event", message.trace_id, self.clock.now(),
+                         delivery.attempt, message.topic, message.id)  # fmt: skip
+        try:
+            data = json_copy(message.data)
+            what = f"input of step {step.name!r} from topic {message.topic!r}"
+            payload = step.input.validate(data, what) if step.input is not None else data
+        except (InputValidationError, TypeError) as exc:
+            self._begin(run)
+            run.outcome, run.error, run.settled = "invalid", str(exc), "dead_letter"
+            self._end(run)
+            await self.transport.dead_letter(delivery, str(exc))
+            return
+        assert step.handler is not None
+        handler, ctx = step.handler, self.context(step, message.trace_id)
+        crashed = await self._supervised(run, step, lambda: handler(payload, ctx), reraise=False)
+        if run.outcome == "ok":
+            run.settled = "ack"
+            await self.transport.ack(delivery)
+        elif run.error and run.error.startswith(EmitNotDeclared.__name__):
+            run.settled = "dead_letter"
+            await self.transport.dead_letter(delivery, run.error)
+        elif delivery.attempt > step.max_retries:
+            run.settled = "dead_letter"
+            error = f"{run.error} (gave up after {delivery.attempt} attempts)"
+            await self.transport.dead_letter(delivery, error)
+        else:
+            run.settled = "retry"
+            delay = (
+                step.visibility_timeout
+                if crashed is _CRASHED
+                else self.retry_policy.delay(delivery.attempt, self.rng)
+            )
+            await self.transport.retry(delivery, delay)
+
+    async def _supervised(
+        self, run: HandlerRun, step: Step, call: Callable[[], Awaitable[Any]], *, reraise: bool
+    ) -> Any:
+        """Run ``call`` with the step's timeout, recording the outcome on ``run``."""
+        self._begin(run)
+        token = CURRENT_RUN.set(run)
+        try:
+            async with asyncio.timeout(step.timeout) as deadline:
+                result = await call()
+        except HandlerCrash as exc:
+            run.outcome, run.error = "error", f"crash: {exc}"
+            result = _CRASHED
+        except asyncio.CancelledError:
+            run.outcome, run.error = "error", "cancelled"
+            raise
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) and deadline.expired():
+                run.outcome, run.error = "timeout", f"handler timed out after {step.timeout:g}s"
+            else:
+                run.outcome, run.error = "error", f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, EmitNotDeclared | TimeoutError):
+                log.warning("step %s failed (trace %s)", step.name, run.trace_id, exc_info=exc)
+            if reraise:
+                raise
+            result = None
+        else:
+            run.outcome = "ok"
+        finally:
+            CURRENT_RUN.reset(token)
+            self._end(run)
+        return result
+
+    def _begin(self, run: HandlerRun) -> None:
+        if run.kind != "event":
+            self._active += 1
+        self.runs.append(run)
+        for observer in self._observers:
+            observer.on_run_start(run)
+
+    def _end(self, run: HandlerRun) -> None:
+        run.ended = self.clock.now()
+        if run.kind != "event":
+            self._active -= 1
+            if self._active == 0 and self._quiet is not None:
+                self._quiet.set()
+        for observer in self._observers:
+            observer.on_run_end(run)
+
+
+_CRASHED = object()

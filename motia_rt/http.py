@@ -1,0 +1,236 @@
+"""The Starlette app built from api steps: routing, body limits, validation, JSON errors.
+
+Every failure a client can cause gets a JSON body and never a traceback: malformed JSON 400,
+schema violation 400 with the field errors, wrong content type 415, body over the limit 413,
+unknown path 404, wrong method 405; a handler crash is a 500 carrying the trace id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from .engine import Engine
+from .errors import InputValidationError
+from .schema import to_json
+from .steps import Step, route_pattern
+
+__all__ = ["DEFAULT_BODY_LIMIT", "ApiRequest", "build_app"]
+
+DEFAULT_BODY_LIMIT = 1024 * 1024
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+log = logging.getLogger("motia.http")
+
+
+class ApiRequest:
+    """The ``req`` of an api handler: attributes, plus Motia's dict access (``req.get("body")``)."""
+
+    __slots__ = ("body", "headers", "method", "path", "path_params", "query_params", "trace_id")
+    _KEYS = {"body": "body", "pathParams": "path_params", "queryParams": "query_params",
+             "headers": "headers", "method": "method", "path": "path"}  # fmt: skip
+
+    def __init__(
+        self,
+        body: Any,
+        path_params: dict[str, str],
+        query_params: dict[str, str | list[str]],
+        headers: dict[str, str],
+        method: str = "GET",
+        path: str = "/",
+        trace_id: str = "",
+    ) -> None:
+        self.body = body
+        self.path_params = path_params
+        self.query_params = query_params
+        self.headers = headers
+        self.method = method
+        self.path = path
+        self.trace_id = trace_id
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return getattr(self, self._KEYS[key])
+        except KeyError:
+            raise KeyError(f"request has no {key!r}; keys: {', '.join(self._KEYS)}") from None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = getattr(self, self._KEYS[key]) if key in self._KEYS else None
+        return default if value is None else value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._KEYS
+
+    def __repr__(self) -> str:
+        return f"ApiRequest({self.method} {self.path}, body={self.body!r})"
+
+
+def error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+class _PayloadTooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _PayloadTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _PayloadTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _query(request: Request) -> dict[str, str | list[str]]:
+    out: dict[str, str | list[str]] = {}
+    for key in request.query_params:
+        values = request.query_params.getlist(key)
+        out[key] = values[0] if len(values) == 1 else values
+    return out
+
+
+class _Endpoint:
+    """All api steps on one path, dispatched by method."""
+
+    def __init__(self, engine: Engine, steps: Sequence[Step], body_limit: int) -> None:
+        self.engine = engine
+        self.by_method = {s.method: s for s in steps if s.method}
+        if "GET" in self.by_method and "HEAD" not in self.by_method:
+            self.by_method["HEAD"] = self.by_method["GET"]
+        self.body_limit = body_limit
+
+    async def handle(self, request: Request) -> Response:
+        step = self.by_method.get(request.method)
+        if step is None:
+            allow = ", ".join(sorted(self.by_method))
+            resp = error(405, f"method {request.method} not allowed on {request.url.path}",
+                         allowed=sorted(self.by_method))  # fmt: skip
+            resp.headers["allow"] = allow
+            return resp
+        trace_id = self.engine.new_trace_id()
+        try:
+            body = await self._body(request, step)
+        except _ClientError as exc:
+            return exc.response
+        req = ApiRequest(body, dict(request.path_params), _query(request),
+                         {k.lower(): v for k, v in request.headers.items()},
+                         request.method, request.url.path, trace_id)  # fmt: skip
+        try:
+            result = await self.engine.run_api(step, req, trace_id)
+        except TimeoutError:
+            return error(504, f"handler of {step.name} timed out after {step.timeout:g}s",
+                         traceId=trace_id)  # fmt: skip
+        except Exception:
+            return error(500, "internal error: the handler failed", step=step.name, traceId=trace_id)
+        return self._response(step, result, trace_id)
+
+    async def _body(self, request: Request, step: Step) -> Any:
+        raw = b""
+        if request.method in _BODY_METHODS:
+            try:
+                raw = await _read_body(request, self.body_limit)
+            except _PayloadTooLarge:
+                raise _ClientError(error(413, f"request body exceeds {self.body_limit} bytes",
+                                         limit=self.body_limit)) from None  # fmt: skip
+        if raw.strip():
+            content_type = request.headers.get("content-type", "")
+            if not _is_json(content_type):
+                raise _ClientError(error(415, f"expected Content-Type application/json, "
+                                              f"got {content_type or 'none'!r}"))  # fmt: skip
+            try:
+                body: Any = json.loads(raw)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise _ClientError(error(400, f"malformed JSON body: {exc}")) from None
+        else:
+            body = {} if step.body is not None else None
+        if step.body is not None:
+            try:
+                body = step.body.validate(body, "request body")
+            except InputValidationError as exc:
+                raise _ClientError(error(400, "request body failed validation",
+                                         errors=exc.errors)) from None  # fmt: skip
+        return body
+
+    def _response(self, step: Step, result: Any, trace_id: str) -> Response:
+        if not isinstance(result, Mapping) or not isinstance(result.get("status"), int):
+            log.error("step %s returned %r, not {'status': int, 'body': ...}", step.name, result)
+            return error(500, "internal error: the handler returned no status",
+                         step=step.name, traceId=trace_id)  # fmt: skip
+        status, body = result["status"], to_json(result.get("body"))
+        schema = step.responses.get(status)
+        if schema is not None:
+            try:
+                schema.validate(body, f"response body of {step.name} for status {status}")
+            except InputValidationError as exc:
+                log.error("%s", exc)
+                return error(500, "internal error: the response did not match responseSchema",
+                             step=step.name, traceId=trace_id, errors=exc.errors)  # fmt: skip
+        headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+        headers.setdefault("x-trace-id", trace_id)
+        if body is None:
+            return Response(status_code=status, headers=headers)
+        try:
+            return JSONResponse(body, status_code=status, headers=headers)
+        except (TypeError, ValueError):
+            return error(500, "internal error: the response body is not JSON",
+                         step=step.name, traceId=trace_id)  # fmt: skip
+
+
+class _ClientError(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return error(404, f"no route for {request.method} {request.url.path}")
+    return error(exc.status_code, exc.detail)
+
+
+def api_routes(engine: Engine, body_limit: int = DEFAULT_BODY_LIMIT) -> list[BaseRoute]:
+    by_path: dict[str, list[Step]] = {}
+    for step in engine.registry.of_kind("api"):
+        assert step.path is not None
+        by_path.setdefault(route_pattern(step.path)[0], []).append(step)
+    return [
+        Route(path, _Endpoint(engine, steps, body_limit).handle, methods=_ALL_METHODS)
+        for path, steps in sorted(by_path.items(), key=lambda kv: _specificity(kv[0]))
+    ]
+
+
+def _specificity(path: str) -> tuple[int, str]:
+    # Literal segments before parameters, so /orders/summary wins over /orders/{orderId}.
+    return (path.count("{"), path)
+
+
+def build_app(
+    engine: Engine,
+    *,
+    body_limit: int = DEFAULT_BODY_LIMIT,
+    extra_routes: Sequence[BaseRoute] = (),
+    lifespan: Any = None,
+) -> Starlette:
+    """A Starlette app serving ``engine``'s api steps (plus ``extra_routes``, e.g. dev tools)."""
+    routes = [*extra_routes, *api_routes(engine, body_limit)]
+    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error},
+                     lifespan=lifespan)  # fmt: skip

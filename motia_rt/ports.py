@@ -1,0 +1,183 @@
+"""The four ports the engine runs on: Clock, Transport, StateStore and Services.
+
+The engine imports nothing but these protocols and the message types below. Each port has an
+in-memory reference adapter (``motia_rt.clock``, ``motia_rt.transport.memory``,
+``motia_rt.state.memory``); Redis and the simulator supply others that pass the same contract suites.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, TypeAlias, runtime_checkable
+
+__all__ = [
+    "JSON",
+    "Clock",
+    "DeadLetter",
+    "DeliverFn",
+    "Delivery",
+    "Message",
+    "Services",
+    "StateStore",
+    "Subscription",
+    "Transport",
+]
+
+JSON: TypeAlias = Any
+"""A value that survives ``json.dumps``/``json.loads`` unchanged (dict, list, str, number, bool, None)."""
+
+
+class Clock(Protocol):
+    """Time as the engine sees it. Real: the asyncio loop; simulated: virtual time."""
+
+    def now(self) -> float:
+        """Wall-clock time in seconds since the epoch (timestamps, cron schedules)."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back (durations, deadlines)."""
+        ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One emitted event as it travels: JSON data plus the trace it belongs to."""
+
+    id: str
+    topic: str
+    data: JSON
+    trace_id: str
+    emitted_at: float
+    source: str = "external"
+    """Name of the emitting step, or ``"external"`` / ``"http"`` / ``"cron"``."""
+    group_id: str | None = None
+    """Motia's ``messageGroupId``: FIFO subscribers keep order within a group."""
+
+    @property
+    def time(self) -> float:
+        return self.emitted_at
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A step subscribed to a topic: the unit the transport delivers to."""
+
+    step: str
+    topic: str
+    fifo: bool = False
+    delay_seconds: float = 0.0
+    visibility_timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One attempt at handing ``message`` to the step of ``subscription``. ``attempt`` starts at 1."""
+
+    message: Message
+    subscription: Subscription
+    attempt: int = 1
+    receipt: str = ""
+    """Transport-specific handle used by ack/retry/dead_letter (a stream entry id, a counter)."""
+
+    def next_attempt(self) -> Delivery:
+        return replace(self, attempt=self.attempt + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A delivery that will not be retried again, and why."""
+
+    id: str
+    delivery: Delivery
+    error: str
+    failed_at: float
+    history: tuple[str, ...] = field(default=())
+
+
+DeliverFn: TypeAlias = Callable[[Delivery], Awaitable[None]]
+
+
+class Transport(Protocol):
+    """Moves messages from emitters to subscribed steps, at least once.
+
+    The engine calls ``bind`` once with every subscription and its delivery callback, then ``start``.
+    For each delivery handed to the callback, the engine settles it exactly once with ``ack``,
+    ``retry`` or ``dead_letter``. FIFO subscriptions get at most one unsettled delivery per message
+    group at a time, so order within a group holds even while a message is being retried.
+    """
+
+    def bind(self, subscriptions: Sequence[Subscription], deliver: DeliverFn) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def publish(self, message: Message) -> None:
+        """Queue ``message`` for every subscription of its topic (none: it is only recorded)."""
+        ...
+
+    async def ack(self, delivery: Delivery) -> None: ...
+
+    async def retry(self, delivery: Delivery, delay: float) -> None:
+        """Deliver ``delivery.next_attempt()`` again after ``delay`` seconds."""
+        ...
+
+    async def dead_letter(self, delivery: Delivery, error: str) -> DeadLetter: ...
+
+    async def dead_letters(self, step: str | None = None) -> list[DeadLetter]: ...
+
+    async def redrive(self, dead_letter_id: str) -> Delivery:
+        """Deliver a dead letter again to its step only, as attempt 1. Raises ``KeyError``."""
+        ...
+
+    def pending(self) -> int:
+        """Deliveries queued, running or waiting for a retry in this process (0: settled)."""
+        ...
+
+    async def wait_idle(self) -> None:
+        """Return once ``pending()`` is 0."""
+        ...
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """Key-value state shared by all steps, grouped (Motia uses the trace id or a name as group).
+
+    Values are JSON: a store hands back a copy, never the object that was set.
+    """
+
+    async def get(self, group: str, key: str) -> JSON | None: ...
+
+    async def set(self, group: str, key: str, value: JSON) -> JSON: ...
+
+    async def delete(self, group: str, key: str) -> JSON | None:
+        """Remove the key; return the value it held, or None."""
+        ...
+
+    async def get_group(self, group: str) -> list[JSON]:
+        """Every value in ``group``, ordered by key."""
+        ...
+
+    async def clear(self, group: str) -> None: ...
+
+    async def items(self, group: str) -> dict[str, JSON]:
+        """Every key and value in ``group``, ordered by key (inspection, workbench)."""
+        ...
+
+    async def groups(self) -> list[str]:
+        """Every group holding at least one key, sorted."""
+        ...
+
+
+class Services(Protocol):
+    """Named external dependencies: ``services.payments`` or ``services["payments"]``."""
+
+    def __getattr__(self, name: str) -> Any: ...
+
+    def __getitem__(self, name: str) -> Any: ...
+
+    def names(self) -> list[str]: ...
+

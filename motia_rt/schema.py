@@ -1,0 +1,83 @@
+"""One face over the two schema kinds a step may declare: a pydantic model class or a JSON Schema dict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import pydantic
+
+from .errors import InputValidationError
+
+__all__ = ["Schema", "SchemaError", "to_json"]
+
+
+class SchemaError(ValueError):
+    """The schema itself is unusable (not a model, not a valid JSON Schema)."""
+
+
+class Schema:
+    """Validates data against a pydantic model or a JSON Schema.
+
+    ``validate`` returns the validated model instance for a pydantic model, and the data unchanged
+    (a plain dict, as Motia hands it) for a JSON Schema. It raises ``InputValidationError`` whose
+    ``errors`` are JSON-ready ``{"loc", "msg", "type"}`` dicts.
+    """
+
+    __slots__ = ("_json_schema", "_validator", "model", "source")
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self.model: type[pydantic.BaseModel] | None = None
+        self._validator: Any = None
+        if isinstance(source, type) and issubclass(source, pydantic.BaseModel):
+            self.model = source
+            self._json_schema: dict[str, Any] = source.model_json_schema()
+        elif isinstance(source, dict):
+            cls = jsonschema.validators.validator_for(source)
+            try:
+                cls.check_schema(source)
+            except jsonschema.SchemaError as exc:
+                raise SchemaError(f"invalid JSON Schema: {exc.message}") from None
+            self._validator = cls(source)
+            self._json_schema = source
+        else:
+            raise SchemaError(
+                f"expected a pydantic model class or a JSON Schema dict, got {type(source).__name__}"
+            )
+
+    @property
+    def json_schema(self) -> dict[str, Any]:
+        return self._json_schema
+
+    def validate(self, data: Any, what: str = "data") -> Any:
+        if self.model is not None:
+            try:
+                return self.model.model_validate(data)
+            except pydantic.ValidationError as exc:
+                errors = [
+                    {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                    for e in exc.errors(include_url=False)
+                ]
+                raise InputValidationError(what, errors) from None
+        found = sorted(
+            self._validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]
+        )
+        if found:
+            errors = [
+                {"loc": list(e.absolute_path), "msg": e.message, "type": str(e.validator)}
+                for e in found
+            ]
+            raise InputValidationError(what, errors)
+        return data
+
+
+def to_json(value: Any) -> Any:
+    """Turn pydantic models (also nested in lists/dicts) into JSON-ready data; leave the rest."""
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    return value

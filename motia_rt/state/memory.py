@@ -1,0 +1,54 @@
+"""The reference StateStore: a dict of groups, holding values as JSON text so nothing is shared."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..ports import JSON
+
+__all__ = ["MemoryStateStore"]
+
+
+def _encode(value: Any) -> str:
+    try:
+        return json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"state values must be JSON: {exc}") from None
+
+
+class MemoryStateStore:
+    """``motia_rt.ports.StateStore`` in process memory. Values are stored encoded, decoded on read."""
+
+    def __init__(self) -> None:
+        self._groups: dict[str, dict[str, str]] = {}
+
+    async def get(self, group: str, key: str) -> JSON | None:
+        raw = self._groups.get(group, {}).get(key)
+        return None if raw is None else json.loads(raw)
+
+    async def set(self, group: str, key: str, value: JSON) -> JSON:
+        raw = _encode(value)
+        self._groups.setdefault(group, {})[key] = raw
+        return json.loads(raw)
+
+    async def delete(self, group: str, key: str) -> JSON | None:
+        entries = self._groups.get(group)
+        raw = entries.pop(key, None) if entries is not None else None
+        if entries is not None and not entries:
+            del self._groups[group]
+        return None if raw is None else json.loads(raw)
+
+    async def get_group(self, group: str) -> list[JSON]:
+        entries = self._groups.get(group, {})
+        return [json.loads(entries[k]) for k in sorted(entries)]
+
+    async def clear(self, group: str) -> None:
+        self._groups.pop(group, None)
+
+    async def items(self, group: str) -> dict[str, JSON]:
+        entries = self._groups.get(group, {})
+        return {k: json.loads(entries[k]) for k in sorted(entries)}
+
+    async def groups(self) -> list[str]:
+        return sorted(self._groups)

@@ -1,0 +1,138 @@
+"""The reference Transport: in-process delivery, one asyncio task per delivery attempt.
+
+Standard subscriptions get every delivery at once (fan-out and concurrency as in a real queue);
+FIFO subscriptions hold one unsettled delivery per (step, message group), so a message being
+retried blocks the ones behind it instead of being overtaken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from collections.abc import Sequence
+
+from ..ports import Clock, DeadLetter, DeliverFn, Delivery, Message, Subscription
+
+__all__ = ["MemoryTransport"]
+
+
+class MemoryTransport:
+    """``motia_rt.ports.Transport`` within one process. Dead letters are kept in memory."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._subs: dict[str, list[Subscription]] = {}
+        self._deliver: DeliverFn | None = None
+        self._receipts = itertools.count(1)
+        self._unsettled: set[str] = set()
+        self._fifo: dict[tuple[str, str], deque[Delivery]] = {}
+        self._dead: dict[str, DeadLetter] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._idle: asyncio.Event | None = None
+
+    # -- Transport protocol ------------------------------------------------------------------
+
+    def bind(self, subscriptions: Sequence[Subscription], deliver: DeliverFn) -> None:
+        self._subs = {}
+        for sub in subscriptions:
+            self._subs.setdefault(sub.topic, []).append(sub)
+        self._deliver = deliver
+
+    async def start(self) -> None:
+        if self._deliver is None:
+            raise RuntimeError("bind() the transport to the engine's subscriptions before start()")
+
+    async def close(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def publish(self, message: Message) -> None:
+        for sub in self._subs.get(message.topic, ()):
+            self._enqueue(Delivery(message, sub, 1, self._receipt()))
+
+    async def ack(self, delivery: Delivery) -> None:
+        self._settle(delivery)
+
+    async def retry(self, delivery: Delivery, delay: float) -> None:
+        if delivery.receipt in self._unsettled:
+            self._schedule(delivery.next_attempt(), delay)
+
+    async def dead_letter(self, delivery: Delivery, error: str) -> DeadLetter:
+        letter = DeadLetter(f"dl-{delivery.receipt}", delivery, error, self._clock.now())
+        if delivery.receipt in self._unsettled:
+            self._dead[letter.id] = letter
+            self._settle(delivery)
+        return letter
+
+    async def dead_letters(self, step: str | None = None) -> list[DeadLetter]:
+        return [d for d in self._dead.values() if step is None or d.delivery.subscription.step == step]
+
+    async def redrive(self, dead_letter_id: str) -> Delivery:
+        letter = self._dead.pop(dead_letter_id, None)
+        if letter is None:
+            raise KeyError(f"no dead letter {dead_letter_id!r}; list them with dead_letters()")
+        delivery = Delivery(letter.delivery.message, letter.delivery.subscription, 1, self._receipt())
+        self._enqueue(delivery, delay=0.0)
+        return delivery
+
+    def pending(self) -> int:
+        return len(self._unsettled)
+
+    async def wait_idle(self) -> None:
+        if not self._unsettled:
+            return
+        if self._idle is None:
+            self._idle = asyncio.Event()
+        self._idle.clear()
+        await self._idle.wait()
+
+    # -- internals (the simulator's transport overrides _schedule) ---------------------------
+
+    def _receipt(self) -> str:
+        return str(next(self._receipts))
+
+    def _enqueue(self, delivery: Delivery, delay: float | None = None) -> None:
+        sub = delivery.subscription
+        first = sub.delay_seconds if delay is None else delay
+        self._unsettled.add(delivery.receipt)
+        if sub.fifo:
+            queue = self._fifo.setdefault((sub.step, delivery.message.group_id or ""), deque())
+            queue.append(delivery)
+            if len(queue) > 1:
+                return
+        self._schedule(delivery, first)
+
+    def _schedule(self, delivery: Delivery, delay: float) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(delivery, delay))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, delivery: Delivery, delay: float) -> None:
+        if delay > 0:
+            await self._clock.sleep(delay)
+        assert self._deliver is not None
+        try:
+            await self._deliver(delivery)
+        except Exception as exc:
+            # The engine settles every delivery itself; reaching here is a bug, but the message
+            # must still not be lost.
+            await self.dead_letter(delivery, f"delivery failed: {type(exc).__name__}: {exc}")
+
+    def _settle(self, delivery: Delivery) -> None:
+        if delivery.receipt not in self._unsettled:
+            return
+        self._unsettled.discard(delivery.receipt)
+        sub = delivery.subscription
+        if sub.fifo:
+            key = (sub.step, delivery.message.group_id or "")
+            queue = self._fifo[key]
+            queue.popleft()
+            if queue:
+                self._schedule(queue[0], sub.delay_seconds)
+            else:
+                del self._fifo[key]
+        if not self._unsettled and self._idle is not None:
+            self._idle.set()
