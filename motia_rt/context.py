@@ -119,7 +119,11 @@ class FlowContext:
         self._emit = emit
 
     async def emit(
-        self, event: Mapping[str, Any] | str, data: Any = None, *, message_group_id: str | None = None
+        self,
+        event: Mapping[str, Any] | str,
+        data: Any = None,
+        *,
+        message_group_id: str | None = None,
     ) -> Message:
         """Emit ``{"topic", "data", "messageGroupId"?}`` (Motia's form) or ``emit(topic, data)``.
 

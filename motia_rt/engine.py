@@ -47,7 +47,9 @@ def json_copy(value: Any, what: str = "data") -> Any:
     try:
         return json.loads(json.dumps(to_json(value), allow_nan=False))
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{what} must be JSON (dict, list, str, number, bool, None): {exc}") from None
+        raise TypeError(
+            f"{what} must be JSON (dict, list, str, number, bool, None): {exc}"
+        ) from None
 
 
 class Engine:
@@ -108,7 +110,9 @@ class Engine:
         self, topic: str, data: Any, *, trace_id: str | None = None, group_id: str | None = None
     ) -> Message:
         """Emit from outside any step (tests, CLI, workbench); starts a new trace unless given."""
-        return await self._publish("external", topic, data, trace_id or self.ids.trace_id(), group_id)
+        return await self._publish(
+            "external", topic, data, trace_id or self.ids.trace_id(), group_id
+        )
 
     async def run_api(self, step: Step, request: Any, trace_id: str) -> Any:
         """Run an api step's middleware chain and handler; errors propagate to the HTTP layer."""

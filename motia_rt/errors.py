@@ -61,7 +61,9 @@ class InputValidationError(MotiaError):
     def __init__(self, what: str, errors: list[dict[str, Any]]) -> None:
         self.what = what
         self.errors = errors
-        detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in errors)
+        detail = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in errors
+        )
         super().__init__(f"{what} failed validation: {detail}")
 
 

@@ -97,7 +97,9 @@ class Harness:
         """Every event emitted so far (by steps and by ``emit``), oldest first."""
         return [m for m in self.engine.events if topic is None or m.topic == topic]
 
-    async def wait_for_topic(self, topic: str, match: Match = None, timeout: float = 5.0) -> Message:
+    async def wait_for_topic(
+        self, topic: str, match: Match = None, timeout: float = 5.0
+    ) -> Message:
         """The first event on ``topic`` whose data matches, already emitted or emitted within
         ``timeout`` seconds. ``match`` is a dict that must be a subset of the data, or a predicate.
 

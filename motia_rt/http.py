@@ -97,7 +97,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
 def _query(request: Request) -> dict[str, str | list[str]]:
@@ -140,7 +142,9 @@ class _Endpoint:
             return error(504, f"handler of {step.name} timed out after {step.timeout:g}s",
                          traceId=trace_id)  # fmt: skip
         except Exception:
-            return error(500, "internal error: the handler failed", step=step.name, traceId=trace_id)
+            return error(
+                500, "internal error: the handler failed", step=step.name, traceId=trace_id
+            )
         return self._response(step, result, trace_id)
 
     async def _body(self, request: Request, step: Step) -> Any:

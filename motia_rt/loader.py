@@ -42,7 +42,9 @@ def load_steps(directory: str | Path) -> StepRegistry:
     """
     root = Path(directory).resolve()
     if not root.is_dir():
-        raise StepLoadError(root, "steps directory", "does not exist", "pass the folder of *_step.py")
+        raise StepLoadError(
+            root, "steps directory", "does not exist", "pass the folder of *_step.py"
+        )
     package = _install_package(root)
     steps: list[Step] = []
     names: dict[str, Path] = {}
@@ -131,7 +133,10 @@ def _build(file: Path, module: types.ModuleType) -> Step:
     config = getattr(module, "config", None)
     if not isinstance(config, Mapping):
         raise StepLoadError(
-            file, "config", "the module has no config dict", "define a module-level `config = {...}`"
+            file,
+            "config",
+            "the module has no config dict",
+            "define a module-level `config = {...}`",
         )
     check = _Checker(file, config)
     kind = check.choice("type", _KINDS)

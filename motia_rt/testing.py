@@ -27,7 +27,7 @@ from .ports import StateStore, Transport
 from .state.memory import MemoryStateStore
 from .transport.memory import MemoryTransport
 
-__all__ = ["EmitNotDeclared", "Runtime", "TEST_RETRY", "TopicTimeout"]
+__all__ = ["TEST_RETRY", "EmitNotDeclared", "Runtime", "TopicTimeout"]
 
 T = TypeVar("T")
 

@@ -68,13 +68,17 @@ class MemoryTransport:
         return letter
 
     async def dead_letters(self, step: str | None = None) -> list[DeadLetter]:
-        return [d for d in self._dead.values() if step is None or d.delivery.subscription.step == step]
+        return [
+            d for d in self._dead.values() if step is None or d.delivery.subscription.step == step
+        ]
 
     async def redrive(self, dead_letter_id: str) -> Delivery:
         letter = self._dead.pop(dead_letter_id, None)
         if letter is None:
             raise KeyError(f"no dead letter {dead_letter_id!r}; list them with dead_letters()")
-        delivery = Delivery(letter.delivery.message, letter.delivery.subscription, 1, self._receipt())
+        delivery = Delivery(
+            letter.delivery.message, letter.delivery.subscription, 1, self._receipt()
+        )
         self._enqueue(delivery, delay=0.0)
         return delivery
 
