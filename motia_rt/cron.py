@@ -37,7 +37,7 @@ class CronScheduler:
         self.engine = engine
         self.lock = lock
         self._tasks: list[asyncio.Task[None]] = []
-        self._runs: set[asyncio.Task[object]] = set()
+        self._runs: dict[asyncio.Task[object], None] = {}
 
     def start(self) -> None:
         for step in self.engine.registry.of_kind("cron"):
@@ -58,6 +58,6 @@ class CronScheduler:
             await clock.sleep(due - clock.now())
             if self.lock is None or await self.lock(step.name, due):
                 run = asyncio.create_task(self.engine.run_cron(step.name))
-                self._runs.add(run)
-                run.add_done_callback(self._runs.discard)
+                self._runs[run] = None
+                run.add_done_callback(lambda t: self._runs.pop(t, None))
             due = next_fire_time(step.cron, max(due, clock.now()))

@@ -231,9 +231,11 @@ class Engine:
         self, run: HandlerRun, step: Step, call: Callable[[], Awaitable[Any]], *, reraise: bool
     ) -> Any:
         """Run ``call`` with the step's timeout, recording the outcome on ``run``."""
-        self._begin(run)
         token = CURRENT_RUN.set(run)
+        deadline = None
         try:
+            # Observers may raise HandlerCrash here: the process died as the handler started.
+            self._begin(run)
             async with asyncio.timeout(step.timeout) as deadline:
                 result = await call()
         except HandlerCrash as exc:
@@ -243,7 +245,7 @@ class Engine:
             run.outcome, run.error = "error", "cancelled"
             raise
         except Exception as exc:
-            if isinstance(exc, TimeoutError) and deadline.expired():
+            if isinstance(exc, TimeoutError) and deadline is not None and deadline.expired():
                 run.outcome, run.error = "timeout", f"handler timed out after {step.timeout:g}s"
             else:
                 run.outcome, run.error = "error", f"{type(exc).__name__}: {exc}"

@@ -28,7 +28,8 @@ class MemoryTransport:
         self._unsettled: set[str] = set()
         self._fifo: dict[tuple[str, str], deque[Delivery]] = {}
         self._dead: dict[str, DeadLetter] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        # A dict, not a set: close() cancels in creation order, so shutdown is deterministic.
+        self._tasks: dict[asyncio.Task[None], None] = {}
         self._idle: asyncio.Event | None = None
 
     # -- Transport protocol ------------------------------------------------------------------
@@ -111,8 +112,11 @@ class MemoryTransport:
 
     def _schedule(self, delivery: Delivery, delay: float) -> None:
         task = asyncio.get_running_loop().create_task(self._run(delivery, delay))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks[task] = None
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
 
     async def _run(self, delivery: Delivery, delay: float) -> None:
         if delay > 0:
@@ -130,9 +134,11 @@ class MemoryTransport:
             return
         self._unsettled.discard(delivery.receipt)
         sub = delivery.subscription
-        if sub.fifo:
-            key = (sub.step, delivery.message.group_id or "")
-            queue = self._fifo[key]
+        key = (sub.step, delivery.message.group_id or "")
+        queue = self._fifo.get(key) if sub.fifo else None
+        # Only the head of a FIFO group is ever scheduled; an extra copy (a duplicate delivery)
+        # settles without moving the group on.
+        if queue and queue[0].receipt == delivery.receipt:
             queue.popleft()
             if queue:
                 self._schedule(queue[0], sub.delay_seconds)

@@ -1,0 +1,1 @@
+"""motia_sim: the simulator."""

@@ -1,0 +1,254 @@
+"""``Simulation``: the real engine and HTTP app on simulated ports, in virtual time, from a seed."""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from motia_rt.cron import CronScheduler
+from motia_rt.engine import Engine
+from motia_rt.harness import Harness
+from motia_rt.http import build_app
+from motia_rt.loader import load_steps
+from motia_rt.ports import DeadLetter
+from motia_rt.steps import StepRegistry
+from motia_rt.tracing import HandlerRun
+
+from ._loop import VirtualClock, run_simulated
+from .faults import Fault, FaultPlan
+from .injector import FaultInjector
+from .invariants import Invariant, World, as_invariants
+from .ports import ServiceCall, SimStateStore, SimTransport, simulated_services
+from .trace import Divergence, Trace, compact
+
+__all__ = ["NondeterminismError", "SimHarness", "SimRun", "Simulation"]
+
+T = TypeVar("T")
+Services = Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None
+
+
+class NondeterminismError(AssertionError):
+    """Two runs with the same steps, seed and plan gave different traces."""
+
+    def __init__(self, divergence: Divergence) -> None:
+        self.divergence = divergence
+        super().__init__(
+            f"the simulation is not deterministic: {divergence}\n"
+            "Something read real time, randomness or I/O the simulator does not control "
+            "(os.urandom, secrets, time.perf_counter, a datetime imported before the run, "
+            "module-level state carried between runs...)."
+        )
+
+
+@dataclass
+class SimRun:
+    """The outcome of one simulated run."""
+
+    value: Any
+    trace: Trace
+    seed: int
+    plan: FaultPlan
+    fired: list[Fault]
+    explored: set[tuple[str, str]]
+    world: World
+    violation: tuple[str, str] | None = None
+    """(invariant name, message) of the first invariant that broke, if any."""
+    virtual_seconds: float = 0.0
+    error: BaseException | None = None
+    """What the scenario raised (only kept by ``execute(..., capture=True)``)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class SimHarness(Harness):
+    """The harness a simulated scenario receives: ``Runtime``'s methods plus virtual time."""
+
+    def __init__(self, engine: Engine, clock: VirtualClock, trace: Trace, plan: FaultPlan) -> None:
+        self.clock = clock
+        self.trace = trace
+        self.plan = plan
+        self._attach(engine, build_app(engine))
+
+    @property
+    def fault_free(self) -> bool:
+        """True when no fault is planned: guard expectations that hold only without faults."""
+        return not self.plan
+
+    def now(self) -> float:
+        """Virtual seconds since the run started."""
+        return self.clock.monotonic()
+
+    async def advance(self, seconds: float) -> None:
+        """Let ``seconds`` of virtual time pass (timers, retries and cron ticks fire meanwhile)."""
+        await self.clock.sleep(seconds)
+
+    async def settle(self, timeout: float = 86400.0) -> None:
+        """As ``Runtime.settle``, in virtual time (a day by default: retries cost nothing)."""
+        await super().settle(timeout)
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        body = kwargs.get("json", kwargs.get("content"))
+        shown = f" {compact(body)}" if body is not None else ""
+        self.trace.add("http", f"{method} {url}{shown}")
+        response = await super().request(method, url, **kwargs)
+        self.trace.add("http", f"{response.status_code} {response.text}")
+        return response
+
+
+class _AlwaysChecker:
+    def __init__(self, invariants: tuple[Invariant, ...], world: World, trace: Trace) -> None:
+        self.invariants = [i for i in invariants if i.when == "always"]
+        self.world = world
+        self.trace = trace
+        self.violation: tuple[str, str] | None = None
+
+    def on_emit(self, message: Any) -> None:
+        pass
+
+    def on_run_start(self, run: HandlerRun) -> None:
+        pass
+
+    def on_run_end(self, run: HandlerRun) -> None:
+        if self.violation is not None:
+            return
+        for invariant in self.invariants:
+            try:
+                invariant.check(self.world)
+            except AssertionError as exc:
+                self.violation = (invariant.name, str(exc) or "assertion failed")
+                self.trace.add("broken", f"{invariant.name}: {exc}", step=run.step)
+                return
+
+
+class Simulation:
+    """Runs a scenario on the real engine with simulated ports, deterministically from ``seed``.
+
+    ``faults`` is a ``FaultPlan`` (or its text). ``services`` override the app's defaults by name:
+    a mapping (deep-copied for every run, so fakes start fresh) or a factory returning one.
+    ``invariants`` are checked during (``always``) and at the end (``eventually``) of ``execute``.
+    ``check_determinism=True`` runs twice and raises ``NondeterminismError`` on any difference.
+    """
+
+    def __init__(
+        self,
+        steps_dir: str | Path | StepRegistry = "steps",
+        *,
+        seed: int = 0,
+        faults: FaultPlan | str | None = None,
+        services: Services = None,
+        invariants: Iterable[Invariant | Callable[[World], Any]] = (),
+        check_determinism: bool = False,
+        cron: bool = True,
+    ) -> None:
+        self.registry = steps_dir if isinstance(steps_dir, StepRegistry) else load_steps(steps_dir)
+        self.seed = seed
+        self.plan = FaultPlan.parse(faults) if isinstance(faults, str) else (faults or FaultPlan())
+        self._services = services
+        self.invariants = as_invariants(invariants)
+        self.check_determinism = check_determinism
+        self.cron = cron
+        self.last: SimRun | None = None
+
+    def run(self, scenario: Callable[[SimHarness], Awaitable[T]]) -> T:
+        """Run ``await scenario(harness)`` and return its result (the run is kept in ``.last``)."""
+        return self.execute(scenario).value  # type: ignore[no-any-return]
+
+    def execute(
+        self, scenario: Callable[[SimHarness], Awaitable[Any]], *, capture: bool = False
+    ) -> SimRun:
+        """Run the scenario, then (with invariants) settle and check the ``eventually`` ones.
+
+        With ``capture=True`` an exception from the scenario is kept on ``SimRun.error`` (with the
+        trace up to it) instead of being raised.
+        """
+        first = self._once(scenario)
+        if self.check_determinism:
+            divergence = first.trace.diverges_from(self._once(scenario).trace)
+            if divergence is not None:
+                raise NondeterminismError(divergence)
+        self.last = first
+        if first.error is not None and not capture:
+            raise first.error
+        return first
+
+    def _bindings(self) -> dict[str, Any]:
+        given = self._services() if callable(self._services) else self._services
+        return {**self.registry.default_services(), **copy.deepcopy(dict(given or {}))}
+
+    def _once(self, scenario: Callable[[SimHarness], Awaitable[Any]]) -> SimRun:
+        clock = VirtualClock()
+        trace = Trace(clock.monotonic)
+        schedule = random.Random(f"schedule:{self.seed}")
+        injector = FaultInjector(self.plan, schedule, trace)
+        raw_services = self._bindings()
+        calls: list[ServiceCall] = []
+        store = SimStateStore(injector, trace)
+        transport = SimTransport(clock, injector, schedule)
+        engine = Engine(
+            self.registry, clock=clock, transport=transport, state=store,
+            services=simulated_services(raw_services, injector, trace, calls),
+            rng=random.Random(f"engine:{self.seed}"),
+        )  # fmt: skip
+
+        def dead() -> list[DeadLetter]:
+            return list(transport._dead.values())
+
+        world = World(store, engine.events, engine.runs, dead, raw_services, calls, False)
+        checker = _AlwaysChecker(self.invariants, world, trace)
+        for observer in (trace, injector, checker):
+            engine.add_observer(observer)
+
+        async def main() -> Any:
+            await engine.start()
+            scheduler = CronScheduler(engine, injector.cron_lock) if self.cron else None
+            if scheduler is not None:
+                scheduler.start()
+            harness = SimHarness(engine, clock, trace, self.plan)
+            try:
+                value = await scenario(harness)
+                if self.invariants:
+                    await self._at_quiescence(harness, world, checker)
+                return value
+            except Exception as exc:
+                trace.add(
+                    "error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                )
+                failure.append(exc)
+                return None
+            finally:
+                if scheduler is not None:
+                    await scheduler.close()
+                await harness._detach()
+                await engine.close()
+
+        failure: list[BaseException] = []
+        value = run_simulated(main, seed=self.seed, clock=clock)
+        return SimRun(value, trace, self.seed, self.plan, injector.fired, injector.explored,
+                      world, checker.violation, clock.monotonic(),
+                      failure[0] if failure else None)  # fmt: skip
+
+    settle_timeout: float = 7 * 86400.0
+    """Virtual seconds a run may take to quiesce after the scenario returns."""
+
+    async def _at_quiescence(
+        self, harness: SimHarness, world: World, checker: _AlwaysChecker
+    ) -> None:
+        try:
+            await harness.settle(timeout=self.settle_timeout)
+        except TimeoutError as exc:
+            checker.violation = checker.violation or ("quiescence", str(exc))
+            return
+        world.quiescent = True
+        for invariant in self.invariants:
+            if invariant.when != "eventually" or checker.violation is not None:
+                continue
+            try:
+                invariant.check(world)
+            except AssertionError as exc:
+                checker.violation = (invariant.name, str(exc) or "assertion failed")
+                harness.trace.add("broken", f"{invariant.name}: {exc}")
