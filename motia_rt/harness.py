@@ -61,6 +61,17 @@ class Harness:
         await self._client.aclose()
         self.engine.remove_observer(self)
 
+    fault_free: bool = True
+    """False only in a simulated run with a fault plan: guard fault-free-only expectations."""
+
+    def now(self) -> float:
+        """Seconds on the engine's monotonic clock (virtual in the simulator)."""
+        return self.engine.clock.monotonic()
+
+    async def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass: real time in ``Runtime``, virtual (free) in the simulator."""
+        await self.engine.clock.sleep(seconds)
+
     # -- EngineObserver ----------------------------------------------------------------------
 
     def on_emit(self, message: Message) -> None:

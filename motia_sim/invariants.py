@@ -14,7 +14,9 @@ from motia_rt.ports import JSON, DeadLetter, Message
 from motia_rt.tracing import HandlerRun
 
 if TYPE_CHECKING:
-    from .ports import ServiceCall, SimStateStore
+    from motia_rt.state.memory import MemoryStateStore
+
+    from .ports import ServiceCall
 
 __all__ = ["Invariant", "InvariantViolation", "World", "always", "as_invariants", "eventually"]
 
@@ -60,7 +62,7 @@ class World:
 
     def __init__(
         self,
-        store: SimStateStore,
+        store: MemoryStateStore,
         events: Iterable[Message],
         runs: Iterable[HandlerRun],
         dead: Callable[[], list[DeadLetter]],

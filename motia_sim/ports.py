@@ -123,15 +123,6 @@ class SimStateStore(MemoryStateStore):
         await super().clear(group)
         self._after("clear", group, None)
 
-    def snapshot(self) -> dict[str, dict[str, JSON]]:
-        """Every group and key, decoded, without fault points (for invariants)."""
-        import json
-
-        return {
-            g: {k: json.loads(v) for k, v in sorted(e.items())}
-            for g, e in sorted(self._groups.items())
-        }
-
 
 class ServiceCall:
     """One recorded call to a service method (invariants may read ``world.calls``)."""

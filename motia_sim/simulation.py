@@ -72,20 +72,8 @@ class SimHarness(Harness):
         self.clock = clock
         self.trace = trace
         self.plan = plan
+        self.fault_free = not plan
         self._attach(engine, build_app(engine))
-
-    @property
-    def fault_free(self) -> bool:
-        """True when no fault is planned: guard expectations that hold only without faults."""
-        return not self.plan
-
-    def now(self) -> float:
-        """Virtual seconds since the run started."""
-        return self.clock.monotonic()
-
-    async def advance(self, seconds: float) -> None:
-        """Let ``seconds`` of virtual time pass (timers, retries and cron ticks fire meanwhile)."""
-        await self.clock.sleep(seconds)
 
     async def settle(self, timeout: float = 86400.0) -> None:
         """As ``Runtime.settle``, in virtual time (a day by default: retries cost nothing)."""

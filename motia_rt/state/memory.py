@@ -52,3 +52,10 @@ class MemoryStateStore:
 
     async def groups(self) -> list[str]:
         return sorted(self._groups)
+
+    def snapshot(self) -> dict[str, dict[str, JSON]]:
+        """Every group and key, decoded, read synchronously (for invariants and inspection)."""
+        return {
+            g: {k: json.loads(v) for k, v in sorted(e.items())}
+            for g, e in sorted(self._groups.items())
+        }

@@ -1,0 +1,206 @@
+"""``fuzz``: Hypothesis draws fault plans and seeds, the simulator runs the scenario under each, and a
+broken invariant comes back as the smallest plan that breaks it, with a replay command and test."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, event, given, settings, target
+from hypothesis import strategies as st
+
+from motia_rt.loader import load_steps
+
+from .faults import FaultPlan
+from .invariants import Invariant, InvariantViolation, World, as_invariants
+from .scenario import Scenario, ScenarioFn, resolve
+from .scenario import scenario as declare
+from .simulation import SimRun, Simulation
+from .strategies import FaultSpace, fault_from_recipe, recipes
+
+__all__ = ["FuzzReport", "fuzz", "replay"]
+
+KINDS = ("crash", "state", "duplicate", "delay", "service", "cron")
+
+
+@dataclass
+class FuzzReport:
+    """What a fuzz run explored: examples run and (step or service, fault kind) pairs exercised."""
+
+    scenario: str
+    examples: int = 0
+    explored: Counter[tuple[str, str]] = field(default_factory=Counter)
+    possible: set[tuple[str, str]] = field(default_factory=set)
+
+    def table(self) -> str:
+        targets = sorted({t for t, _ in self.possible})
+        width = max([len(t) for t in targets] + [12])
+        lines = [f"{'':<{width}}  " + " ".join(f"{k:>9}" for k in KINDS)]
+        for t in targets:
+            cells = []
+            for k in KINDS:
+                if (t, k) not in self.possible:
+                    cells.append(f"{'':>9}")
+                else:
+                    n = self.explored.get((t, k), 0)
+                    cells.append(f"{n if n else '-':>9}")
+            lines.append(f"{t:<{width}}  " + " ".join(cells))
+        hit = len(self.possible & set(self.explored))
+        lines.append(
+            f"{self.scenario}: {self.examples} examples; explored {hit} of {len(self.possible)} "
+            f"step x fault pairs ('-' = not yet exercised)"
+        )
+        return "\n".join(lines)
+
+
+def _as_scenario(
+    scenario: Scenario | ScenarioFn,
+    steps: str | Path | None,
+    invariants: Iterable[Invariant | Callable[[World], Any]] | None,
+    services: Callable[[], Mapping[str, Any]] | Mapping[str, Any] | None,
+) -> Scenario:
+    base: Scenario = scenario if isinstance(scenario, Scenario) else declare(scenario)
+    changes: dict[str, Any] = {}
+    if steps is not None:
+        changes["steps"] = Path(steps).resolve()
+    if invariants is not None:
+        changes["invariants"] = as_invariants(invariants)
+    if services is not None:
+        changes["services"] = services
+    return replace(base, **changes) if changes else base
+
+
+def replay_command(s: Scenario, seed: int, plan: FaultPlan) -> str:
+    steps = "" if s.steps is None else f" --steps {shlex.quote(str(s.steps_dir))}"
+    return f"motia-sim replay {shlex.quote(s.ref)} --seed {seed} --plan {shlex.quote(str(plan))}{steps}"
+
+
+def replay_test(s: Scenario, seed: int, plan: FaultPlan) -> str:
+    steps = "" if s.steps is None else f", steps={str(s.steps_dir)!r}"
+    return (
+        f"def test_{s.name}_seed_{seed}() -> None:\n"
+        f"    from motia_sim import replay\n\n"
+        f"    replay({s.ref!r}, seed={seed}, plan={str(plan)!r}{steps})"
+    )
+
+
+def failure_message(s: Scenario, run: SimRun) -> tuple[str, str]:
+    if run.violation is not None:
+        name, detail = run.violation
+        head = f"invariant {name!r} broke: {detail}"
+    else:
+        name = "scenario"
+        head = f"the scenario failed: {type(run.error).__name__}: {run.error}"
+    fired = "; ".join(str(f) for f in run.fired) or "none"
+    text = "\n".join(
+        [
+            head,
+            f"  scenario:   {s.ref}",
+            f"  seed:       {run.seed}",
+            f"  fault plan: {str(run.plan) or '(no faults)'}",
+            f"  fired:      {fired}",
+            "",
+            f"timeline ({len(run.trace)} events, virtual time):",
+            run.trace.timeline(),
+            "",
+            "replay it exactly:",
+            f"  {replay_command(s, run.seed, run.plan)}",
+            "or paste this test:",
+            *("  " + line for line in replay_test(s, run.seed, run.plan).splitlines()),
+        ]
+    )
+    return name, text
+
+
+def _failed(run: SimRun) -> bool:
+    return run.violation is not None or run.error is not None
+
+
+def _simulation(s: Scenario, registry: Any, seed: int, plan: FaultPlan) -> Simulation:
+    return Simulation(registry, seed=seed, faults=plan, services=s.services,
+                      invariants=s.invariants, cron=s.cron)  # fmt: skip
+
+
+def replay(
+    ref: str | Scenario, *, seed: int, plan: FaultPlan | str = "", steps: str | Path | None = None
+) -> SimRun:
+    """Run one scenario exactly as a failing fuzz example did; raise ``InvariantViolation`` if an
+    invariant breaks (or the scenario fails), else return the run."""
+    s = _as_scenario(resolve(ref) if isinstance(ref, str) else ref, steps, None, None)
+    plan = FaultPlan.parse(plan) if isinstance(plan, str) else plan
+    run = _simulation(s, load_steps(s.steps_dir), seed, plan).execute(s.fn, capture=True)
+    if _failed(run):
+        name, text = failure_message(s, run)
+        raise InvariantViolation(text, invariant=name, seed=seed, plan=str(plan))
+    return run
+
+
+def fuzz(
+    scenario: Scenario | ScenarioFn,
+    *,
+    steps: str | Path | None = None,
+    invariants: Iterable[Invariant | Callable[[World], Any]] | None = None,
+    services: Callable[[], Mapping[str, Any]] | Mapping[str, Any] | None = None,
+    max_examples: int = 100,
+    max_faults: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    report: Callable[[str], None] | None = print,
+    derandomize: bool = False,
+) -> FuzzReport:
+    """Run ``scenario`` under ``max_examples`` Hypothesis-drawn fault plans and seeds.
+
+    On a failure raises ``InvariantViolation`` for the minimal example: its message holds the
+    plan, the seed, the timeline, a ``motia-sim replay`` command and a pasteable pytest test.
+    Afterwards ``report`` gets the table of step x fault-kind pairs explored. Examples that reach
+    pairs not exercised before are favoured (``hypothesis.target``), steering toward them.
+    """
+    s = _as_scenario(scenario, steps, invariants, services)
+    registry = load_steps(s.steps_dir)
+    bindings = s.services() if callable(s.services) else (s.services or {})
+    names = tuple(sorted({*registry.default_services(), *bindings}))
+    space = FaultSpace.of(registry, names)
+    result = FuzzReport(s.ref, possible=space.combinations())
+    quiet = logging.getLogger("motia")
+    level = quiet.level
+
+    limit = max_faults or s.max_faults
+    frozen: list[list[tuple[str, str]]] = []
+
+    @settings(max_examples=max_examples, deadline=None, database=None, derandomize=derandomize,
+              suppress_health_check=list(HealthCheck), report_multiple_bugs=False)  # fmt: skip
+    @given(data=st.data(), seed=st.integers(0, 2**32 - 1))
+    def example(data: st.DataObject, seed: int) -> None:
+        result.examples += 1
+        if progress is not None:
+            progress(result.examples, max_examples)
+        # Steering: half the faults aim at (step, kind) pairs no example has exercised yet. The
+        # list of untried pairs is frozen at the first failure, so shrinking replays the same
+        # choices against the same list.
+        untried = frozen[0] if frozen else sorted(result.possible - set(result.explored))
+        drawn = data.draw(st.lists(recipes, max_size=limit), label="fault recipes")
+        plan = FaultPlan(fault_from_recipe(space, r, untried) for r in drawn)
+        run = _simulation(s, registry, seed, plan).execute(s.fn, capture=True)
+        if _failed(run):
+            if not frozen:
+                frozen.append(untried)
+            name, text = failure_message(s, run)
+            raise InvariantViolation(text, invariant=name, seed=seed, plan=str(plan))
+        new = [pair for pair in run.explored if pair not in result.explored]
+        result.explored.update(run.explored)
+        target(float(len(new)), label="new step x fault pairs")
+        for where, kind in sorted(run.explored):
+            event(f"{kind} at {where}")
+
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        example()
+    finally:
+        quiet.setLevel(level)
+        if report is not None:
+            report(result.table())
+    return result
