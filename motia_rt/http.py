@@ -21,13 +21,12 @@ from starlette.routing import BaseRoute, Route
 from .engine import Engine
 from .errors import InputValidationError
 from .schema import to_json
-from .steps import Step, route_pattern
+from .steps import Step, route_key, route_pattern
 
 __all__ = ["DEFAULT_BODY_LIMIT", "ApiRequest", "build_app"]
 
 DEFAULT_BODY_LIMIT = 1024 * 1024
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 log = logging.getLogger("motia.http")
 
 
@@ -118,34 +117,34 @@ class _Endpoint:
         self.by_method = {s.method: s for s in steps if s.method}
         if "GET" in self.by_method and "HEAD" not in self.by_method:
             self.by_method["HEAD"] = self.by_method["GET"]
+        # Steps sharing a route may name its parameters differently (/a/:id vs /a/{orderId}).
+        self.names = {m: route_pattern(s.path or "")[1] for m, s in self.by_method.items()}
         self.body_limit = body_limit
 
     async def handle(self, request: Request) -> Response:
-        step = self.by_method.get(request.method)
-        if step is None:
-            allow = ", ".join(sorted(self.by_method))
-            resp = error(405, f"method {request.method} not allowed on {request.url.path}",
-                         allowed=sorted(self.by_method))  # fmt: skip
-            resp.headers["allow"] = allow
-            return resp
+        step = self.by_method[request.method]  # the route only accepts these methods
         trace_id = self.engine.new_trace_id()
         try:
             body = await self._body(request, step)
         except _ClientError as exc:
+            exc.response.headers["x-trace-id"] = trace_id
             return exc.response
-        req = ApiRequest(body, dict(request.path_params), _query(request),
+        params = dict(zip(self.names[request.method], request.path_params.values(), strict=False))
+        req = ApiRequest(body, params, _query(request),
                          {k.lower(): v for k, v in request.headers.items()},
                          request.method, request.url.path, trace_id)  # fmt: skip
         try:
             result = await self.engine.run_api(step, req, trace_id)
         except TimeoutError:
-            return error(504, f"handler of {step.name} timed out after {step.timeout:g}s",
-                         traceId=trace_id)  # fmt: skip
+            response: Response = error(504, f"handler of {step.name} timed out after "
+                                       f"{step.timeout:g}s", traceId=trace_id)  # fmt: skip
         except Exception:
-            return error(
-                500, "internal error: the handler failed", step=step.name, traceId=trace_id
-            )
-        return self._response(step, result, trace_id)
+            response = error(500, "internal error: the handler failed", step=step.name,
+                             traceId=trace_id)  # fmt: skip
+        else:
+            response = self._response(step, result, trace_id)
+        response.headers.setdefault("x-trace-id", trace_id)
+        return response
 
     async def _body(self, request: Request, step: Step) -> Any:
         raw = b""
@@ -161,8 +160,10 @@ class _Endpoint:
                 raise _ClientError(error(415, f"expected Content-Type application/json, "
                                               f"got {content_type or 'none'!r}"))  # fmt: skip
             try:
-                body: Any = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as exc:
+                body: Any = json.loads(raw, parse_constant=_reject_constant)
+                # Lone surrogates parse but cannot be sent back out as UTF-8.
+                json.dumps(body, ensure_ascii=False).encode("utf-8")
+            except (ValueError, UnicodeError) as exc:
                 raise _ClientError(error(400, f"malformed JSON body: {exc}")) from None
         else:
             body = {} if step.body is not None else None
@@ -175,11 +176,13 @@ class _Endpoint:
         return body
 
     def _response(self, step: Step, result: Any, trace_id: str) -> Response:
-        if not isinstance(result, Mapping) or not isinstance(result.get("status"), int):
+        status = result.get("status") if isinstance(result, Mapping) else None
+        if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
             log.error("step %s returned %r, not {'status': int, 'body': ...}", step.name, result)
             return error(500, "internal error: the handler returned no status",
                          step=step.name, traceId=trace_id)  # fmt: skip
-        status, body = result["status"], to_json(result.get("body"))
+        assert isinstance(result, Mapping)
+        body = to_json(result.get("body"))
         schema = step.responses.get(status)
         if schema is not None:
             try:
@@ -204,22 +207,36 @@ class _ClientError(Exception):
         self.response = response
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         return error(404, f"no route for {request.method} {request.url.path}")
+    if exc.status_code == 405:
+        allow = (exc.headers or {}).get("Allow", "")
+        response = error(405, f"method {request.method} not allowed on {request.url.path}",
+                         allowed=[m.strip() for m in allow.split(",") if m.strip()])  # fmt: skip
+        response.headers["allow"] = allow
+        return response
     return error(exc.status_code, exc.detail)
 
 
 def api_routes(engine: Engine, body_limit: int = DEFAULT_BODY_LIMIT) -> list[BaseRoute]:
-    by_path: dict[str, list[Step]] = {}
+    by_route: dict[str, list[Step]] = {}
     for step in engine.registry.of_kind("api"):
         assert step.path is not None
-        by_path.setdefault(route_pattern(step.path)[0], []).append(step)
-    return [
-        Route(path, _Endpoint(engine, steps, body_limit).handle, methods=_ALL_METHODS)
-        for path, steps in sorted(by_path.items(), key=lambda kv: _specificity(kv[0]))
-    ]
+        by_route.setdefault(route_key(step.path), []).append(step)
+    routes: list[BaseRoute] = []
+    for _, steps in sorted(by_route.items(), key=lambda kv: _specificity(kv[0])):
+        endpoint = _Endpoint(engine, steps, body_limit)
+        path = route_pattern(steps[0].path or "/")[0]
+        # Only the served methods: another route for the same URL may serve the rest (Starlette
+        # keeps looking after a method mismatch, and answers 405 only if nothing else matches).
+        routes.append(Route(path, endpoint.handle, methods=sorted(endpoint.by_method)))
+    return routes
 
 
 def _specificity(path: str) -> tuple[int, str]:

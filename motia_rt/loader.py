@@ -23,7 +23,7 @@ from croniter import croniter
 
 from .errors import StepLoadError
 from .schema import Schema, SchemaError
-from .steps import Step, StepRegistry, route_pattern
+from .steps import Step, StepRegistry, route_key, route_pattern
 
 __all__ = ["load_steps"]
 
@@ -50,7 +50,7 @@ def load_steps(directory: str | Path) -> StepRegistry:
     names: dict[str, Path] = {}
     routes: dict[tuple[str, str], Path] = {}
     for file in sorted(root.rglob("*_step.py")):
-        if any(part.startswith(".") or part == "__pycache__" for part in file.parts):
+        if any(p.startswith(".") or p == "__pycache__" for p in file.relative_to(root).parts):
             continue
         module = _import(package, root, file)
         step = _build(file, module)
@@ -62,7 +62,7 @@ def load_steps(directory: str | Path) -> StepRegistry:
         names[step.name] = file
         if step.kind == "api":
             assert step.path is not None and step.method is not None
-            key = (step.method, _route_key(step.path))
+            key = (step.method, route_key(step.path))
             if key in routes:
                 raise StepLoadError(
                     file, "path", f"{step.method} {step.path} is already served by {routes[key]}",
@@ -71,13 +71,6 @@ def load_steps(directory: str | Path) -> StepRegistry:
             routes[key] = file
         steps.append(step)
     return StepRegistry(steps, root, _services_factory(package, root))
-
-
-def _route_key(path: str) -> str:
-    pattern, names = route_pattern(path.rstrip("/") or "/")
-    for name in names:
-        pattern = pattern.replace("{" + name + "}", "{}")
-    return pattern
 
 
 def _install_package(root: Path) -> str:
@@ -169,7 +162,18 @@ def _build(file: Path, module: types.ModuleType) -> Step:
         if not path.startswith("/"):
             raise StepLoadError(file, "path", f"{path!r} does not start with '/'",
                                 f"write it as '/{path}'")  # fmt: skip
+        params = route_pattern(path)[1]
+        for name in params:
+            if params.count(name) > 1:
+                raise StepLoadError(file, "path", f"parameter {name!r} appears twice in {path!r}",
+                                    "give each path parameter a distinct name")  # fmt: skip
         responses = check.mapping("responseSchema")
+        for code in responses:
+            if not (isinstance(code, int) or (isinstance(code, str) and code.isdigit())) or not (
+                100 <= int(code) <= 599
+            ):
+                raise StepLoadError(file, f"responseSchema.{code}", "is not an HTTP status code",
+                                    "key responseSchema by status, e.g. {200: Model}")  # fmt: skip
         mw = check.value("middleware", [])
         if not isinstance(mw, list | tuple) or not all(inspect.iscoroutinefunction(m) for m in mw):
             raise StepLoadError(file, "middleware", "must be a list of async functions",

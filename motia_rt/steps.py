@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeAlias
 from .ports import Subscription
 from .schema import Schema
 
-__all__ = ["Step", "StepKind", "StepRegistry", "route_pattern"]
+__all__ = ["Step", "StepKind", "StepRegistry", "route_key", "route_pattern"]
 
 StepKind: TypeAlias = Literal["api", "event", "cron", "noop"]
 
@@ -27,6 +27,14 @@ def route_pattern(path: str) -> tuple[str, tuple[str, ...]]:
         return "{" + names[-1] + "}"
 
     return _PARAM.sub(repl, path), tuple(names)
+
+
+def route_key(path: str) -> str:
+    """What two paths share when they match the same URLs (``/a/:x`` and ``/a/{y}``)."""
+    pattern, names = route_pattern(path.rstrip("/") or "/")
+    for name in names:
+        pattern = pattern.replace("{" + name + "}", "{}")
+    return pattern
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -126,6 +126,38 @@ def _simulation(s: Scenario, registry: Any, seed: int, plan: FaultPlan) -> Simul
                       invariants=s.invariants, cron=s.cron)  # fmt: skip
 
 
+def _minimized(s: Scenario, registry: Any, found: InvariantViolation) -> InvariantViolation:
+    """Hypothesis shrinks the draws; this finishes the job on the plan itself: drop faults that
+    never fired, then any fault whose removal still breaks the same invariant, then try seed 0.
+    The result is 1-minimal: removing any one remaining fault makes the failure go away."""
+
+    def attempt(plan: FaultPlan, seed: int) -> SimRun | None:
+        run = _simulation(s, registry, seed, plan).execute(s.fn, capture=True)
+        same = _failed(run) and failure_message(s, run)[0] == found.invariant
+        return run if same else None
+
+    seed = found.seed
+    best = attempt(FaultPlan.parse(found.plan), seed)
+    if best is None:  # not reproducible: report what Hypothesis found
+        return found
+    trimmed = attempt(FaultPlan(best.fired), seed)
+    best = trimmed or best
+    shrinking = True
+    while shrinking:
+        shrinking = False
+        for i in range(len(best.plan)):
+            smaller = attempt(FaultPlan(f for j, f in enumerate(best.plan) if j != i), seed)
+            if smaller is not None:
+                best, shrinking = smaller, True
+                break
+    if seed != 0:
+        at_zero = attempt(best.plan, 0)
+        if at_zero is not None:
+            best, seed = at_zero, 0
+    name, text = failure_message(s, best)
+    return InvariantViolation(text, invariant=name, seed=seed, plan=str(best.plan))
+
+
 def replay(
     ref: str | Scenario, *, seed: int, plan: FaultPlan | str = "", steps: str | Path | None = None
 ) -> SimRun:
@@ -199,6 +231,8 @@ def fuzz(
     quiet.setLevel(logging.CRITICAL)
     try:
         example()
+    except InvariantViolation as found:
+        raise _minimized(s, registry, found) from None
     finally:
         quiet.setLevel(level)
         if report is not None:

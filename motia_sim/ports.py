@@ -48,7 +48,7 @@ class SimTransport(MemoryTransport):
         super()._enqueue(delivery, base + extra)
         if duplicate:
             copy = Delivery(delivery.message, delivery.subscription, 1, self._receipt())
-            self._unsettled.add(copy.receipt)
+            self._unsettled[copy.receipt] = 1
             self._schedule(copy, base)
 
     def _schedule(self, delivery: Delivery, delay: float) -> None:

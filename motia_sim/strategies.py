@@ -138,7 +138,9 @@ def fault_from_recipe(space: FaultSpace, recipe: Recipe, untried: list[tuple[str
     pick, run, after, k, nth, delay, call, mode, op, tick, missed = recipe
     pairs = sorted(space.combinations())
     pool = untried if untried and pick % 2 == 0 else pairs
-    where, kind = pool[(pick // 2) % len(pool)]
+    # Hypothesis favours small integers; spreading them (Knuth's multiplicative hash) keeps every
+    # pair reachable while 0 still maps to the first pair, where shrinking ends.
+    where, kind = pool[((pick // 2) * 2654435761 % 2**32) % len(pool)]
     if kind == "crash":
         return Crash(where, run) if after == 0 else Crash(where, run, _AFTER[after], k)  # type: ignore[arg-type]
     if kind in ("duplicate", "delay"):

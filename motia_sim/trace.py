@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,11 +15,19 @@ from motia_rt.tracing import HandlerRun
 __all__ = ["Divergence", "Trace", "TraceEntry"]
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _stable_repr(value: Any) -> str:
+    # Object addresses differ between runs; a trace must not.
+    return _ADDRESS.sub("", repr(value))
+
+
 def _compact(value: Any) -> str:
     try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_stable_repr)
     except (TypeError, ValueError):
-        return repr(value)
+        return _stable_repr(value)
 
 
 @dataclass(frozen=True, slots=True)

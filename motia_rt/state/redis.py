@@ -39,11 +39,11 @@ class RedisStateStore:
     Values are stored as JSON text (never pickled) and decoded on every read, so callers always get
     copies. Setting a value that is not JSON raises ``TypeError`` and writes nothing.
 
-    Every operation is one round trip, writes that touch the hash and the index in one MULTI/EXEC,
-    with two exceptions: deleting the last key of a group also drops the group from the index,
-    guarded by WATCH so a concurrent ``set`` is never lost from ``groups()``; and ``groups()``
-    checks that each indexed group still exists, so a process that died between those two steps
-    leaves no empty group behind in the listing.
+    Every operation is one round trip (a write to the hash and the index is one MULTI/EXEC), with
+    two exceptions: deleting the last key of a group then drops the group from the index under
+    WATCH, so a concurrent ``set`` never goes missing from ``groups()``; and ``groups()`` checks
+    that each indexed group still exists, so a process that died between those two steps of a
+    delete leaves no empty group in the listing.
     """
 
     def __init__(self, client: Redis, prefix: str = "motia") -> None:

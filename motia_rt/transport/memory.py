@@ -25,7 +25,8 @@ class MemoryTransport:
         self._subs: dict[str, list[Subscription]] = {}
         self._deliver: DeliverFn | None = None
         self._receipts = itertools.count(1)
-        self._unsettled: set[str] = set()
+        self._unsettled: dict[str, int] = {}
+        """receipt -> the attempt outstanding; a settlement of any other attempt is stale."""
         self._fifo: dict[tuple[str, str], deque[Delivery]] = {}
         self._dead: dict[str, DeadLetter] = {}
         # A dict, not a set: close() cancels in creation order, so shutdown is deterministic.
@@ -49,6 +50,11 @@ class MemoryTransport:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # What was in flight is gone with the process; nothing is pending any more.
+        self._unsettled.clear()
+        self._fifo.clear()
+        if self._idle is not None:
+            self._idle.set()
 
     async def publish(self, message: Message) -> None:
         for sub in self._subs.get(message.topic, ()):
@@ -58,12 +64,13 @@ class MemoryTransport:
         self._settle(delivery)
 
     async def retry(self, delivery: Delivery, delay: float) -> None:
-        if delivery.receipt in self._unsettled:
+        if self._current(delivery):
+            self._unsettled[delivery.receipt] = delivery.attempt + 1
             self._schedule(delivery.next_attempt(), delay)
 
     async def dead_letter(self, delivery: Delivery, error: str) -> DeadLetter:
         letter = DeadLetter(f"dl-{delivery.receipt}", delivery, error, self._clock.now())
-        if delivery.receipt in self._unsettled:
+        if self._current(delivery):
             self._dead[letter.id] = letter
             self._settle(delivery)
         return letter
@@ -102,7 +109,7 @@ class MemoryTransport:
     def _enqueue(self, delivery: Delivery, delay: float | None = None) -> None:
         sub = delivery.subscription
         first = sub.delay_seconds if delay is None else delay
-        self._unsettled.add(delivery.receipt)
+        self._unsettled[delivery.receipt] = delivery.attempt
         if sub.fifo:
             queue = self._fifo.setdefault((sub.step, delivery.message.group_id or ""), deque())
             queue.append(delivery)
@@ -129,10 +136,13 @@ class MemoryTransport:
             # must still not be lost.
             await self.dead_letter(delivery, f"delivery failed: {type(exc).__name__}: {exc}")
 
+    def _current(self, delivery: Delivery) -> bool:
+        return self._unsettled.get(delivery.receipt) == delivery.attempt
+
     def _settle(self, delivery: Delivery) -> None:
-        if delivery.receipt not in self._unsettled:
+        if not self._current(delivery):
             return
-        self._unsettled.discard(delivery.receipt)
+        del self._unsettled[delivery.receipt]
         sub = delivery.subscription
         key = (sub.step, delivery.message.group_id or "")
         queue = self._fifo.get(key) if sub.fifo else None
