@@ -210,11 +210,11 @@ def fuzz(
         result.examples += 1
         if progress is not None:
             progress(result.examples, max_examples)
-        # Steering: half the faults aim at (step, kind) pairs no example has exercised yet. The
+        # Steering: about half the faults aim at (step, kind) pairs no example has exercised yet. The
         # list of untried pairs is frozen at the first failure, so shrinking replays the same
         # choices against the same list.
         untried = frozen[0] if frozen else sorted(result.possible - set(result.explored))
-        drawn = data.draw(st.lists(recipes, max_size=limit), label="fault recipes")
+        drawn = data.draw(st.lists(recipes(space), max_size=limit), label="fault recipes")
         plan = FaultPlan(fault_from_recipe(space, r, untried) for r in drawn)
         run = _simulation(s, registry, seed, plan).execute(s.fn, capture=True)
         if _failed(run):

@@ -121,26 +121,27 @@ _DELAYS = (1.0, 5.0, 30.0, 120.0)
 _MODES = ("error", "timeout", "latency")
 _LATENCY = (1.0, 5.0, 60.0)
 
-Recipe = tuple[int, int, int, int, int, int, int, int, int, int, bool]
+Recipe = tuple[bool, int, int, int, int, int, int, int, int, int, int, bool]
 
-recipes: st.SearchStrategy[Recipe] = st.tuples(
-    st.integers(0, 2**16), st.integers(1, 3), st.integers(0, 3), st.integers(1, 2),
-    st.integers(1, 3), st.integers(0, 3), st.integers(1, 6), st.integers(0, 2),
-    st.integers(1, 60), st.integers(1, 3), st.booleans(),
-)  # fmt: skip
-"""Every draw a fault could need, drawn always, so the number of draws never depends on what the
-fuzzer has explored so far (Hypothesis requires data generation to be repeatable)."""
+
+def recipes(space: FaultSpace) -> st.SearchStrategy[Recipe]:
+    """Every draw a fault could need, drawn always, so the number of draws never depends on what
+    the fuzzer has explored so far (Hypothesis requires data generation to be repeatable)."""
+    return st.tuples(
+        st.booleans(), st.integers(0, max(0, len(space.combinations()) - 1)),
+        st.integers(1, 2), st.integers(0, 3), st.integers(1, 2), st.integers(1, 3),
+        st.integers(0, 3), st.integers(1, 6), st.integers(0, 2), st.integers(1, 40),
+        st.integers(1, 3), st.booleans(),
+    )  # fmt: skip
 
 
 def fault_from_recipe(space: FaultSpace, recipe: Recipe, untried: list[tuple[str, str]]) -> Fault:
-    """Turn a recipe into a fault. Even ``pick`` values aim at an untried (step, kind) pair, odd
-    ones at any pair; every value shrinks toward 0, the first pair and the simplest fault."""
-    pick, run, after, k, nth, delay, call, mode, op, tick, missed = recipe
+    """Turn a recipe into a fault: aimed at an untried (step, kind) pair when ``aim`` is set, at
+    any pair otherwise. Every draw shrinks toward the first pair and the simplest fault."""
+    aim, index, run, after, k, nth, delay, call, mode, op, tick, missed = recipe
     pairs = sorted(space.combinations())
-    pool = untried if untried and pick % 2 == 0 else pairs
-    # Hypothesis favours small integers; spreading them (Knuth's multiplicative hash) keeps every
-    # pair reachable while 0 still maps to the first pair, where shrinking ends.
-    where, kind = pool[((pick // 2) * 2654435761 % 2**32) % len(pool)]
+    pool = untried if aim and untried else pairs
+    where, kind = pool[index % len(pool)]
     if kind == "crash":
         return Crash(where, run) if after == 0 else Crash(where, run, _AFTER[after], k)  # type: ignore[arg-type]
     if kind in ("duplicate", "delay"):
