@@ -3,7 +3,6 @@ broken invariant comes back as the smallest plan that breaks it, with a replay c
 
 from __future__ import annotations
 
-import logging
 import shlex
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -197,8 +196,6 @@ def fuzz(
     names = tuple(sorted({*registry.default_services(), *bindings}))
     space = FaultSpace.of(registry, names)
     result = FuzzReport(s.ref, possible=space.combinations())
-    quiet = logging.getLogger("motia")
-    level = quiet.level
 
     limit = max_faults or s.max_faults
     frozen: list[list[tuple[str, str]]] = []
@@ -228,13 +225,11 @@ def fuzz(
         for where, kind in sorted(run.explored):
             event(f"{kind} at {where}")
 
-    quiet.setLevel(logging.CRITICAL)
     try:
         example()
     except InvariantViolation as found:
         raise _minimized(s, registry, found) from None
     finally:
-        quiet.setLevel(level)
         if report is not None:
             report(result.table())
     return result

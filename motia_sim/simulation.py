@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -120,6 +121,7 @@ class Simulation:
     a mapping (deep-copied for every run, so fakes start fresh) or a factory returning one.
     ``invariants`` are checked during (``always``) and at the end (``eventually``) of ``execute``.
     ``check_determinism=True`` runs twice and raises ``NondeterminismError`` on any difference.
+    ``quiet=False`` lets the runtime's loggers through (the trace records everything anyway).
     """
 
     def __init__(
@@ -132,6 +134,7 @@ class Simulation:
         invariants: Iterable[Invariant | Callable[[World], Any]] = (),
         check_determinism: bool = False,
         cron: bool = True,
+        quiet: bool = True,
     ) -> None:
         self.registry = steps_dir if isinstance(steps_dir, StepRegistry) else load_steps(steps_dir)
         self.seed = seed
@@ -140,6 +143,7 @@ class Simulation:
         self.invariants = as_invariants(invariants)
         self.check_determinism = check_determinism
         self.cron = cron
+        self.quiet = quiet
         self.last: SimRun | None = None
 
     def run(self, scenario: Callable[[SimHarness], Awaitable[T]]) -> T:
@@ -215,7 +219,15 @@ class Simulation:
                 await engine.close()
 
         failure: list[BaseException] = []
-        value = run_simulated(main, seed=self.seed, clock=clock)
+        # Steps' logs would drown a fuzz run (thousands of injected failures); the trace holds
+        # everything that happened, so the simulator keeps the runtime's loggers quiet.
+        quiet = logging.getLogger("motia")
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL if self.quiet else level)
+        try:
+            value = run_simulated(main, seed=self.seed, clock=clock)
+        finally:
+            quiet.setLevel(level)
         return SimRun(value, trace, self.seed, self.plan, injector.fired, injector.explored,
                       world, checker.violation, clock.monotonic(),
                       failure[0] if failure else None)  # fmt: skip

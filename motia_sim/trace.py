@@ -106,7 +106,7 @@ class Trace:
     def lines(self, width: int | None = None) -> list[str]:
         return [e.line(width) for e in self.entries]
 
-    def timeline(self, width: int = 160, limit: int = 400) -> str:
+    def timeline(self, width: int = 160, limit: int = 200) -> str:
         """The readable form printed on a failure (long runs show their first and last events)."""
         lines = self.lines(width)
         if len(lines) > limit:
