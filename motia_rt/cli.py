@@ -1,12 +1,18 @@
-"""``motia-rt``: serve the steps (``dev``), list routes."""
+"""``motia-rt``: serve the steps, and tools around them.
+
+motia-rt dev [--steps steps] [--port 3000]     dev server: in-memory, reloads on change
+motia-rt routes | graph | openapi              what the steps declare
+motia-rt emit --topic T --data JSON            emit into a running server
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .errors import StepLoadError
 from .loader import load_steps
@@ -14,38 +20,120 @@ from .server import create_app, describe
 
 __all__ = ["main"]
 
+Command = Callable[[argparse.Namespace], int]
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str) -> Callable[[Command], Command]:
+    def register(fn: Command) -> Command:
+        COMMANDS[name] = fn
+        return fn
+
+    return register
+
+
+def _steps_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--steps", default=os.environ.get("MOTIA_STEPS", "steps"),
+                        help="folder of *_step.py (env MOTIA_STEPS, default steps)")  # fmt: skip
+
+
+def _server_args(parser: argparse.ArgumentParser) -> None:
+    _steps_arg(parser)
+    parser.add_argument("--host", default=os.environ.get("MOTIA_HOST", "127.0.0.1"),
+                        help="bind address (env MOTIA_HOST, default 127.0.0.1: loopback only)")  # fmt: skip
+    parser.add_argument("--port", type=int, default=int(os.environ.get("MOTIA_PORT", "3000")))
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="motia-rt", description=__doc__)
+    parser = argparse.ArgumentParser(prog="motia-rt", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
-    dev = sub.add_parser("dev", help="serve the steps with in-memory state and topics")
-    dev.add_argument("--steps", default=os.environ.get("MOTIA_STEPS", "steps"))
-    dev.add_argument("--host", default=os.environ.get("MOTIA_HOST", "127.0.0.1"))
-    dev.add_argument("--port", type=int, default=int(os.environ.get("MOTIA_PORT", "3000")))
+    dev = sub.add_parser("dev", help="dev server: in-memory state and topics, reloads on change")
+    _server_args(dev)
     dev.add_argument("--no-cron", action="store_true", help="do not run cron steps on schedule")
-    routes = sub.add_parser("routes", help="list the HTTP routes of the api steps")
-    routes.add_argument("--steps", default=os.environ.get("MOTIA_STEPS", "steps"))
+    dev.add_argument("--no-reload", action="store_true", help="do not watch the steps folder")
+    for name, text in (("routes", "list the HTTP routes of the api steps"),
+                       ("graph", "print the flow as a Mermaid diagram"),
+                       ("openapi", "print the OpenAPI document of the api steps")):  # fmt: skip
+        _steps_arg(sub.add_parser(name, help=text))
+    emit = sub.add_parser("emit", help="emit an event into a running server")
+    emit.add_argument("--topic", required=True)
+    emit.add_argument("--data", default="{}", help="JSON data (default {})")
+    emit.add_argument("--url", default=os.environ.get("MOTIA_URL", "http://127.0.0.1:3000"))
+    emit.add_argument("--token", default=os.environ.get("MOTIA_DEV_TOKEN"))
+    for name, fn in COMMANDS.items():
+        if name not in sub.choices:  # commands registered by other modules
+            sub.add_parser(name, help=fn.__doc__)
     return parser
+
+
+@command("dev")
+def _dev(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    errors: list[StepLoadError] = []
+    registry = load_steps(args.steps, errors=errors)
+    for error in errors:
+        print(f"error: step not loaded: {error}", file=sys.stderr)
+    print(describe(registry), flush=True)
+    print(f"workbench: http://{args.host}:{args.port}/__motia/workbench", flush=True)
+    app = create_app(registry, cron=not args.no_cron, dev=True, watch=not args.no_reload)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+@command("routes")
+def _routes(args: argparse.Namespace) -> int:
+    registry = load_steps(args.steps)
+    for step in sorted(registry.of_kind("api"), key=lambda s: (s.path or "", s.method or "")):
+        print(f"{step.method:<6} {step.path}  {step.name}")
+    return 0
+
+
+@command("graph")
+def _graph(args: argparse.Namespace) -> int:
+    from .graph import mermaid
+
+    print(mermaid(load_steps(args.steps)))
+    return 0
+
+
+@command("openapi")
+def _openapi(args: argparse.Namespace) -> int:
+    from .openapi import openapi_document
+
+    print(json.dumps(openapi_document(load_steps(args.steps)), indent=2))
+    return 0
+
+
+@command("emit")
+def _emit(args: argparse.Namespace) -> int:
+    import httpx
+
+    try:
+        data = json.loads(args.data)
+    except ValueError as exc:
+        print(f"error: --data is not JSON: {exc}", file=sys.stderr)
+        return 2
+    headers = {"authorization": f"Bearer {args.token}"} if args.token else {}
+    try:
+        response = httpx.post(f"{args.url}/__motia/emit", headers=headers,
+                              json={"topic": args.topic, "data": data})  # fmt: skip
+    except httpx.HTTPError as exc:
+        print(f"error: cannot reach {args.url}: {exc}", file=sys.stderr)
+        return 1
+    print(response.text)
+    return 0 if response.status_code < 300 else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        registry = load_steps(args.steps)
+        return COMMANDS[args.command](args)
     except StepLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.command == "routes":
-        for step in sorted(registry.of_kind("api"), key=lambda s: (s.path or "", s.method or "")):
-            print(f"{step.method:<6} {step.path}  {step.name}")
-        return 0
-    import uvicorn
-
-    print(describe(registry), flush=True)
-    app = create_app(args.steps, cron=not args.no_cron)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
-    return 0
 
 
 if __name__ == "__main__":

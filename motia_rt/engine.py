@@ -98,6 +98,13 @@ class Engine:
     async def close(self) -> None:
         await self.transport.close()
 
+    def reload(self, registry: StepRegistry) -> None:
+        """Serve a new version of the steps (dev reload): same state, services and transport;
+        deliveries already running finish on the old code."""
+        self.registry = registry
+        if self._started:
+            self.transport.bind(registry.subscriptions(), self._deliver)
+
     def add_observer(self, observer: EngineObserver) -> None:
         self._observers.append(observer)
 

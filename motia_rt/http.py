@@ -23,7 +23,7 @@ from .errors import InputValidationError
 from .schema import to_json
 from .steps import Step, route_key, route_pattern
 
-__all__ = ["DEFAULT_BODY_LIMIT", "ApiRequest", "build_app"]
+__all__ = ["DEFAULT_BODY_LIMIT", "ApiRequest", "api_routes", "build_app"]
 
 DEFAULT_BODY_LIMIT = 1024 * 1024
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -32,13 +32,16 @@ _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _ARITY = {"api": ("(req, context)", 2), "event": ("(input, context)", 2), "cron": ("(context)", 1)}
 
 
-def load_steps(directory: str | Path) -> StepRegistry:
+def load_steps(directory: str | Path, *, errors: list[StepLoadError] | None = None) -> StepRegistry:
     """Load and validate every ``*_step.py`` under ``directory`` (recursively, sorted by path).
 
     Raises ``StepLoadError`` naming the file, the config field and the fix for: a missing or
     non-dict ``config``, an unknown ``type``, a missing or ill-typed field, an invalid schema or cron
     expression, a duplicate step name, two api steps on one method and path, and a handler that is
     missing, not ``async`` or takes the wrong arguments. Each call imports the files afresh.
+
+    With an ``errors`` list, a broken file is skipped and its error appended instead (the dev
+    server keeps serving the other steps).
     """
     root = Path(directory).resolve()
     if not root.is_dir():
@@ -52,25 +55,36 @@ def load_steps(directory: str | Path) -> StepRegistry:
     for file in sorted(root.rglob("*_step.py")):
         if any(p.startswith(".") or p == "__pycache__" for p in file.relative_to(root).parts):
             continue
-        module = _import(package, root, file)
-        step = _build(file, module)
-        if step.name in names:
-            raise StepLoadError(
-                file, "name", f"step name {step.name!r} is already used by {names[step.name]}",
-                "give every step a unique config['name']",
-            )  # fmt: skip
-        names[step.name] = file
-        if step.kind == "api":
-            assert step.path is not None and step.method is not None
-            key = (step.method, route_key(step.path))
-            if key in routes:
-                raise StepLoadError(
-                    file, "path", f"{step.method} {step.path} is already served by {routes[key]}",
-                    "change the path or method of one of the two steps",
-                )  # fmt: skip
-            routes[key] = file
+        try:
+            step = _build(file, _import(package, root, file))
+            _check_unique(file, step, names, routes)
+        except StepLoadError as exc:
+            if errors is None:
+                raise
+            errors.append(exc)
+            continue
         steps.append(step)
     return StepRegistry(steps, root, _services_factory(package, root))
+
+
+def _check_unique(
+    file: Path, step: Step, names: dict[str, Path], routes: dict[tuple[str, str], Path]
+) -> None:
+    if step.name in names:
+        raise StepLoadError(
+            file, "name", f"step name {step.name!r} is already used by {names[step.name]}",
+            "give every step a unique config['name']",
+        )  # fmt: skip
+    if step.kind == "api":
+        assert step.path is not None and step.method is not None
+        key = (step.method, route_key(step.path))
+        if key in routes:
+            raise StepLoadError(
+                file, "path", f"{step.method} {step.path} is already served by {routes[key]}",
+                "change the path or method of one of the two steps",
+            )  # fmt: skip
+        routes[key] = file
+    names[step.name] = file
 
 
 def _install_package(root: Path) -> str:

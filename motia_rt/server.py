@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -12,19 +14,24 @@ from starlette.applications import Starlette
 
 from .clock import AsyncioClock
 from .cron import CronLock, CronScheduler
+from .devtools import devtools_routes
 from .engine import Engine, RetryPolicy
-from .http import DEFAULT_BODY_LIMIT, build_app
+from .errors import StepLoadError
+from .eventlog import EventLog
+from .http import DEFAULT_BODY_LIMIT, api_routes, build_app
 from .loader import load_steps
 from .ports import StateStore, Transport
 from .state.memory import MemoryStateStore
 from .steps import StepRegistry
 from .transport.memory import MemoryTransport
 
-__all__ = ["create_app", "describe"]
+__all__ = ["create_app", "describe", "watch_steps"]
+
+log = logging.getLogger("motia.server")
 
 
 def create_app(
-    steps_dir: str | Path = "steps",
+    steps_dir: str | Path | StepRegistry = "steps",
     *,
     services: Mapping[str, Any] | None = None,
     state: StateStore | None = None,
@@ -33,14 +40,21 @@ def create_app(
     cron: bool = True,
     cron_lock: CronLock | None = None,
     body_limit: int = DEFAULT_BODY_LIMIT,
+    dev: bool = True,
+    token: str | None = None,
+    watch: bool = False,
 ) -> Starlette:
     """Load the steps and build the ASGI app; the engine starts with the app's lifespan.
 
-    Defaults are the embedded in-memory adapters. The engine is at ``app.state.engine``.
+    Defaults are the embedded in-memory adapters. ``dev=True`` opens the ``/__motia/*`` tools
+    (live events, workbench, state, dead letters); with ``dev=False`` they need ``token``. The
+    engine is at ``app.state.engine`` and the event log at ``app.state.event_log``. ``watch=True``
+    reloads the steps when a file under their folder changes (``motia-rt dev``), keeping state.
     """
+    registry = steps_dir if isinstance(steps_dir, StepRegistry) else load_steps(steps_dir)
     clock = AsyncioClock()
     engine = Engine(
-        load_steps(steps_dir),
+        registry,
         clock=clock,
         transport=transport or MemoryTransport(clock),
         state=state or MemoryStateStore(),
@@ -49,22 +63,61 @@ def create_app(
         retry=retry,
     )
 
+    schedulers: list[CronScheduler] = []
+
+    async def start_cron() -> None:
+        for old in schedulers:
+            await old.close()
+        schedulers.clear()
+        if cron:
+            schedulers.append(CronScheduler(engine, cron_lock))
+            schedulers[0].start()
+
+    def reloaded(new: StepRegistry) -> None:
+        app.router.routes[:] = [*tools, *api_routes(engine, body_limit)]
+        asyncio.get_running_loop().create_task(start_cron())
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await engine.start()
-        scheduler = CronScheduler(engine, cron_lock) if cron else None
-        if scheduler is not None:
-            scheduler.start()
+        await start_cron()
+        watcher = asyncio.create_task(watch_steps(engine, reloaded)) if watch else None
         try:
             yield
         finally:
-            if scheduler is not None:
+            if watcher is not None:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
+            for scheduler in schedulers:
                 await scheduler.close()
             await engine.close()
 
-    app = build_app(engine, body_limit=body_limit, lifespan=lifespan)
+    log = EventLog()
+    engine.add_observer(log)
+    tools = devtools_routes(engine, log, dev=dev, token=token)
+    app = build_app(engine, body_limit=body_limit, lifespan=lifespan, extra_routes=tools)
     app.state.engine = engine
+    app.state.event_log = log
     return app
+
+
+async def watch_steps(engine: Engine, reloaded: Callable[[StepRegistry], None]) -> None:
+    """Reload the steps whenever a ``.py`` file under their folder changes. A broken file is
+    reported (file, field, fix) and skipped; the other steps keep serving."""
+    from watchfiles import awatch
+
+    root = engine.registry.root
+    async for _ in awatch(root, watch_filter=lambda _, path: path.endswith(".py")):
+        errors: list[StepLoadError] = []
+        try:
+            registry = load_steps(root, errors=errors)
+        except StepLoadError as exc:
+            errors, registry = [exc], engine.registry
+        for error in errors:
+            log.error("step not loaded: %s", error)
+        engine.reload(registry)
+        reloaded(registry)
+        log.info("reloaded\n%s", describe(registry))
 
 
 def describe(registry: StepRegistry) -> str:
@@ -73,7 +126,8 @@ def describe(registry: StepRegistry) -> str:
     for step in sorted(registry.of_kind("api"), key=lambda s: (s.path or "", s.method or "")):
         lines.append(f"  route  {step.method:<6} {step.path}  -> {step.name}")
     for topic in registry.topics():
-        subs = ", ".join(s.name for s in registry.subscribers(topic)) or "(terminal)"
+        virtual = [f"{s.name} (virtual)" for s in registry if topic in s.virtual_subscribes]
+        subs = ", ".join([s.name for s in registry.subscribers(topic)] + virtual) or "(terminal)"
         lines.append(f"  topic  {topic}  -> {subs}")
     for step in registry.of_kind("cron"):
         lines.append(f"  cron   {step.cron}  -> {step.name}")

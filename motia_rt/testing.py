@@ -24,10 +24,18 @@ from .harness import Harness
 from .http import DEFAULT_BODY_LIMIT, build_app
 from .loader import load_steps
 from .ports import StateStore, Transport
+from .remote import MotiaTestClient, RemoteEvent
 from .state.memory import MemoryStateStore
 from .transport.memory import MemoryTransport
 
-__all__ = ["TEST_RETRY", "EmitNotDeclared", "Runtime", "TopicTimeout"]
+__all__ = [
+    "TEST_RETRY",
+    "EmitNotDeclared",
+    "MotiaTestClient",
+    "RemoteEvent",
+    "Runtime",
+    "TopicTimeout",
+]
 
 T = TypeVar("T")
 
