@@ -67,13 +67,19 @@ class StateAccess:
         await self._store.clear(group)
 
 
+_LOGGERS: dict[str, logging.Logger] = {}
+
+
 class StepLogger:
     """Motia's ``context.logger.info("message", {fields})``, on stdlib logging, with the trace id."""
 
     __slots__ = ("_extra", "_log")
 
     def __init__(self, step: str, trace_id: str) -> None:
-        self._log = logging.getLogger(f"motia.step.{step}")
+        log = _LOGGERS.get(step)
+        if log is None:
+            log = _LOGGERS[step] = logging.getLogger(f"motia.step.{step}")
+        self._log = log
         self._extra = {"step": step, "trace_id": trace_id}
 
     def _emit(self, level: int, message: str, fields: Mapping[str, Any] | None) -> None:

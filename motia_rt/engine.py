@@ -18,7 +18,7 @@ from typing import Any
 from .context import FlowContext, ServiceRegistry, StateAccess
 from .errors import EmitNotDeclared, HandlerCrash, InputValidationError
 from .ports import Clock, DeadLetter, Delivery, Message, StateStore, Transport
-from .schema import to_json
+from .schema import encode_json
 from .steps import Step, StepRegistry
 from .tracing import CURRENT_RUN, EngineObserver, HandlerRun, IdSource
 
@@ -42,14 +42,19 @@ class RetryPolicy:
         return full * (1.0 - self.jitter) + full * self.jitter * rng.random()
 
 
-def json_copy(value: Any, what: str = "data") -> Any:
-    """A deep copy through JSON: what a real transport or store would hand back."""
+def json_encode(value: Any, what: str = "data") -> str:
+    """``value`` as JSON text, or a ``TypeError`` that says what must be JSON."""
     try:
-        return json.loads(json.dumps(to_json(value), allow_nan=False))
-    except (TypeError, ValueError) as exc:
+        return encode_json(value)
+    except TypeError as exc:
         raise TypeError(
             f"{what} must be JSON (dict, list, str, number, bool, None): {exc}"
         ) from None
+
+
+def json_copy(value: Any, what: str = "data") -> Any:
+    """A deep copy through JSON: what a real transport or store would hand back."""
+    return json.loads(json_encode(value, what))
 
 
 class Engine:
@@ -187,10 +192,9 @@ class Engine:
     async def _publish(
         self, source: str, topic: str, data: Any, trace_id: str, group_id: str | None
     ) -> Message:
-        payload = json_copy(data, f"data emitted to {topic!r}")
-        message = Message(
-            self.ids.message_id(), topic, payload, trace_id, self.clock.now(), source, group_id
-        )
+        raw = json_encode(data, f"data emitted to {topic!r}")
+        message = Message(self.ids.message_id(), topic, json.loads(raw), trace_id,
+                          self.clock.now(), source, group_id, raw)  # fmt: skip
         self.events.append(message)
         for observer in self._observers:
             observer.on_emit(message)
@@ -203,7 +207,9 @@ class Engine:
         run = HandlerRun(step.name, "event", message.trace_id, self.clock.now(),
                          delivery.attempt, message.topic, message.id)  # fmt: skip
         try:
-            data = json_copy(message.data)
+            # Each delivery decodes its own copy: a handler that mutates its input must not
+            # change what other subscribers, or the event history, see.
+            data = json.loads(message.raw) if message.raw is not None else json_copy(message.data)
             what = f"input of step {step.name!r} from topic {message.topic!r}"
             payload = step.input.validate(data, what) if step.input is not None else data
         except (InputValidationError, TypeError) as exc:

@@ -55,6 +55,8 @@ class Message:
     """Name of the emitting step, or ``"external"`` / ``"http"`` / ``"cron"``."""
     group_id: str | None = None
     """Motia's ``messageGroupId``: FIFO subscribers keep order within a group."""
+    raw: str | None = field(default=None, repr=False, compare=False)
+    """``data`` as JSON text, when the emitter has it (a delivery decodes its own copy)."""
 
     @property
     def time(self) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jsonschema
@@ -9,7 +10,7 @@ import pydantic
 
 from .errors import InputValidationError
 
-__all__ = ["Schema", "SchemaError", "to_json"]
+__all__ = ["Schema", "SchemaError", "encode_json", "to_json"]
 
 
 class SchemaError(ValueError):
@@ -70,6 +71,21 @@ class Schema:
             ]
             raise InputValidationError(what, errors)
         return data
+
+
+def _model_default(value: Any) -> Any:
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def encode_json(value: Any) -> str:
+    """JSON text of ``value`` (pydantic models, also nested, are dumped); NaN and infinities are
+    refused. Raises ``TypeError`` for anything that is not JSON."""
+    try:
+        return json.dumps(value, allow_nan=False, default=_model_default)
+    except ValueError as exc:
+        raise TypeError(str(exc)) from None
 
 
 def to_json(value: Any) -> Any:
