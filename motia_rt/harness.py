@@ -69,8 +69,14 @@ class Harness:
         return self.engine.clock.monotonic()
 
     async def advance(self, seconds: float) -> None:
-        """Let ``seconds`` pass: real time in ``Runtime``, virtual (free) in the simulator."""
+        """Let ``seconds`` pass: real time in ``Runtime``, virtual (free) in the simulator.
+
+        Work due at the very end of the interval (a cron tick at that instant) has started, and
+        so counts for ``settle()``, when this returns.
+        """
         await self.engine.clock.sleep(seconds)
+        for _ in range(3):  # timer wake-up, then the tick's task, then its handler run begins
+            await asyncio.sleep(0)
 
     # -- EngineObserver ----------------------------------------------------------------------
 

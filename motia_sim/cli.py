@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from .faults import FaultPlanSyntaxError
 from .fuzzing import _failed, failure_message, fuzz, replay
 from .invariants import InvariantViolation
 from .scenario import Scenario, load_scenarios, resolve
@@ -25,9 +26,10 @@ __all__ = ["ProgressBar", "main"]
 class ProgressBar:
     """``[#####.....] 250/500 examples`` on stderr; redrawn in place on a terminal, else every 10%."""
 
-    def __init__(self, label: str, stream: TextIO = sys.stderr, width: int = 30) -> None:
-        self.label, self.stream, self.width = label, stream, width
-        self.tty = stream.isatty()
+    def __init__(self, label: str, stream: TextIO | None = None, width: int = 30) -> None:
+        self.label, self.width = label, width
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
         self.started = time.monotonic()
         self._last_decile = -1
 
@@ -119,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvariantViolation as exc:
         print(str(exc))
         return 1
-    except LookupError as exc:
+    except (LookupError, FaultPlanSyntaxError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

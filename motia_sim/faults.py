@@ -58,6 +58,10 @@ class Crash:
     k: int = 1
     kind: ClassVar[str] = "crash"
 
+    def __post_init__(self) -> None:
+        if self.after == "start":  # k means nothing at the start: one canonical form
+            object.__setattr__(self, "k", 1)
+
     def __str__(self) -> str:
         where = "start" if self.after == "start" else f"{self.after}#{self.k}"
         return f"crash step={self.step} run={self.run} after={where}"
@@ -103,6 +107,12 @@ class ServiceFault:
     seconds: float = 0.0
     kind: ClassVar[str] = "service"
 
+    def __post_init__(self) -> None:
+        if self.mode not in ("error", "timeout", "latency"):
+            raise FaultPlanSyntaxError(f"service mode {self.mode!r}: use error, timeout or latency")
+        if self.mode == "error":
+            object.__setattr__(self, "seconds", 0.0)
+
     def __str__(self) -> str:
         text = f"service name={self.service} call={self.call} mode={self.mode}"
         return text + (f" seconds={_num(self.seconds)}" if self.mode != "error" else "")
@@ -129,6 +139,10 @@ class CronFault:
     late: float = 0.0
     missed: bool = False
     kind: ClassVar[str] = "cron"
+
+    def __post_init__(self) -> None:
+        if self.missed:
+            object.__setattr__(self, "late", 0.0)
 
     def __str__(self) -> str:
         what = "missed=true" if self.missed else f"late={_num(self.late)}"
@@ -203,9 +217,9 @@ def _parse_one(text: str) -> Fault:
         key = _RENAMES.get(kind, {}).get(key, key)
         if cls is Crash and key == "after":
             point, _, k = raw.partition("#")
-            values["after"], values["k"] = point, int(k or 1)
-            if point not in ("start", "state", "emit", "service"):
+            if point not in ("start", "state", "emit", "service") or not (k or "1").isdigit():
                 raise FaultPlanSyntaxError(f"after={raw!r} in {text!r}; forms: {_FORMS}")
+            values["after"], values["k"] = point, int(k or 1)
             continue
         if key not in known:
             raise FaultPlanSyntaxError(f"{kind} has no field {key!r} in {text!r}; forms: {_FORMS}")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, event, given, settings, target
+from hypothesis import HealthCheck, Phase, event, given, settings, target
 from hypothesis import strategies as st
 
 from motia_rt.loader import load_steps
@@ -201,7 +201,9 @@ def fuzz(
     frozen: list[list[tuple[str, str]]] = []
 
     @settings(max_examples=max_examples, deadline=None, database=None, derandomize=derandomize,
-              suppress_health_check=list(HealthCheck), report_multiple_bugs=False)  # fmt: skip
+              suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
+              # No explain phase: fuzz reports the failure its own way, after minimizing.
+              phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink])  # fmt: skip
     @given(data=st.data(), seed=st.integers(0, 2**32 - 1))
     def example(data: st.DataObject, seed: int) -> None:
         result.examples += 1

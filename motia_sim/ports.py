@@ -159,8 +159,8 @@ class _ServiceProxy:
         async def call(*args: Any, **kwargs: Any) -> Any:
             run = CURRENT_RUN.get()
             record = ServiceCall(name, attr, args, kwargs, run.step if run else None)
-            calls.append(record)
             await injector.yield_point()
+            calls.append(record)  # after the yield: in the order the plan counts calls
             shown = compact({"args": list(args), **kwargs}) if kwargs else compact(list(args))
             trace.add("call", f"{name}.{attr}{shown}", step=record.step)
             fault = injector.service_fault(name)

@@ -106,4 +106,10 @@ def _check(s: Scenario, harness: Harness) -> None:
     world = World(store, engine.events, engine.runs, lambda: list(dead.values()),  # type: ignore[arg-type]
                   dict(engine.services.items()), [], True)  # fmt: skip
     for invariant in s.invariants:
-        invariant.check(world)
+        try:
+            invariant.check(world)
+        except AssertionError as exc:
+            raise InvariantViolation(
+                f"invariant {invariant.name!r} broke on the runtime: {exc}\n  scenario: {s.ref}",
+                invariant=invariant.name, seed=0, plan="",
+            ) from None  # fmt: skip

@@ -95,8 +95,12 @@ def scenario(
 
 
 def load_scenarios(path: str | Path) -> list[Scenario]:
-    """Import a scenario file and return its scenarios in definition order."""
+    """Import a scenario file and return its scenarios in definition order.
+
+    Raises ``LookupError`` when the file does not exist."""
     file = Path(path).resolve()
+    if not file.is_file():
+        raise LookupError(f"no scenario file {path}")
     name = "_motia_scenarios_" + "_".join(file.with_suffix("").parts[-2:]).replace("-", "_")
     spec = importlib.util.spec_from_file_location(name, file)
     if spec is None or spec.loader is None:

@@ -169,8 +169,12 @@ class Simulation:
         return first
 
     def _bindings(self) -> dict[str, Any]:
-        given = self._services() if callable(self._services) else self._services
-        return {**self.registry.default_services(), **copy.deepcopy(dict(given or {}))}
+        # A factory makes fresh objects itself; a mapping is copied so every run starts fresh.
+        if callable(self._services):
+            given = dict(self._services())
+        else:
+            given = copy.deepcopy(dict(self._services or {}))
+        return {**self.registry.default_services(), **given}
 
     def _once(self, scenario: Callable[[SimHarness], Awaitable[Any]]) -> SimRun:
         clock = VirtualClock()

@@ -121,7 +121,7 @@ _DELAYS = (1.0, 5.0, 30.0, 120.0)
 _MODES = ("error", "timeout", "latency")
 _LATENCY = (1.0, 5.0, 60.0)
 
-Recipe = tuple[bool, int, int, int, int, int, int, int, int, int, int, bool]
+Recipe = tuple[bool, int, int, int, int, int, int, int, int, int, int, bool, int]
 
 
 def recipes(space: FaultSpace) -> st.SearchStrategy[Recipe]:
@@ -131,14 +131,14 @@ def recipes(space: FaultSpace) -> st.SearchStrategy[Recipe]:
         st.booleans(), st.integers(0, max(0, len(space.combinations()) - 1)),
         st.integers(1, 2), st.integers(0, 3), st.integers(1, 2), st.integers(1, 3),
         st.integers(0, 3), st.integers(1, 6), st.integers(0, 2), st.integers(1, 40),
-        st.integers(1, 3), st.booleans(),
+        st.integers(1, 3), st.booleans(), st.integers(0, 7),
     )  # fmt: skip
 
 
 def fault_from_recipe(space: FaultSpace, recipe: Recipe, untried: list[tuple[str, str]]) -> Fault:
     """Turn a recipe into a fault: aimed at an untried (step, kind) pair when ``aim`` is set, at
     any pair otherwise. Every draw shrinks toward the first pair and the simplest fault."""
-    aim, index, run, after, k, nth, delay, call, mode, op, tick, missed = recipe
+    aim, index, run, after, k, nth, delay, call, mode, op, tick, missed, sub = recipe
     pairs = sorted(space.combinations())
     pool = untried if aim and untried else pairs
     where, kind = pool[index % len(pool)]
@@ -146,7 +146,7 @@ def fault_from_recipe(space: FaultSpace, recipe: Recipe, untried: list[tuple[str
         return Crash(where, run) if after == 0 else Crash(where, run, _AFTER[after], k)  # type: ignore[arg-type]
     if kind in ("duplicate", "delay"):
         subs = [p for p in space.subscriptions if p[1] == where]
-        topic, step = subs[nth % len(subs)]
+        topic, step = subs[sub % len(subs)]
         if kind == "duplicate":
             return Duplicate(topic, step, nth)
         return Delay(topic, step, nth, _DELAYS[delay])
