@@ -54,11 +54,11 @@ class SimTransport(MemoryTransport):
     def _schedule(self, delivery: Delivery, delay: float) -> None:
         loop = asyncio.get_running_loop()
         if delay > 0:
-            loop.call_later(delay, self._ready, delivery)
+            loop.call_later(delay, self._due, delivery)
         else:
-            self._ready(delivery)
+            self._due(delivery)
 
-    def _ready(self, delivery: Delivery) -> None:
+    def _due(self, delivery: Delivery) -> None:
         self._batch.append(delivery)
         if not self._flush_pending:
             self._flush_pending = True

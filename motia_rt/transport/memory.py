@@ -1,8 +1,10 @@
-"""The reference Transport: in-process delivery, one asyncio task per delivery attempt.
+"""The reference Transport: in-process delivery by a pool of worker tasks.
 
-Standard subscriptions get every delivery at once (fan-out and concurrency as in a real queue);
-FIFO subscriptions hold one unsettled delivery per (step, message group), so a message being
-retried blocks the ones behind it instead of being overtaken.
+Due deliveries wait in one ready queue; up to ``concurrency`` worker tasks take them in order and
+run them concurrently (fan-out and handler concurrency as with a real queue), without a task per
+message. FIFO subscriptions hold one unsettled delivery per (step, message group), so a message
+being retried blocks the ones behind it instead of being overtaken. Delays and retries wait on
+loop timers, not on sleeping tasks.
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ __all__ = ["MemoryTransport"]
 class MemoryTransport:
     """``motia_rt.ports.Transport`` within one process. Dead letters are kept in memory."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, *, concurrency: int = 1000) -> None:
         self._clock = clock
+        self._concurrency = concurrency
+        self._ready: deque[Delivery] = deque()
+        self._workers = 0
+        self._timers: dict[asyncio.TimerHandle, None] = {}
         self._subs: dict[str, list[Subscription]] = {}
         self._deliver: DeliverFn | None = None
         self._receipts = itertools.count(1)
@@ -46,6 +52,10 @@ class MemoryTransport:
             raise RuntimeError("bind() the transport to the engine's subscriptions before start()")
 
     async def close(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        self._ready.clear()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -118,23 +128,47 @@ class MemoryTransport:
         self._schedule(delivery, first)
 
     def _schedule(self, delivery: Delivery, delay: float) -> None:
-        task = asyncio.get_running_loop().create_task(self._run(delivery, delay))
-        self._tasks[task] = None
-        task.add_done_callback(self._forget)
+        if delay > 0:
+            loop = asyncio.get_running_loop()
+            timer: asyncio.TimerHandle | None = None
+
+            def due() -> None:
+                self._timers.pop(timer, None)  # type: ignore[arg-type]
+                self._make_ready(delivery)
+
+            timer = loop.call_later(delay, due)
+            self._timers[timer] = None
+        else:
+            self._make_ready(delivery)
+
+    def _make_ready(self, delivery: Delivery) -> None:
+        self._ready.append(delivery)
+        # Counted by the workers themselves, not by task done-callbacks: a worker that saw an
+        # empty queue has stopped taking work even if its task has not finished yet.
+        if self._workers < self._concurrency:
+            self._workers += 1
+            task = asyncio.get_running_loop().create_task(self._work())
+            self._tasks[task] = None
+            task.add_done_callback(self._forget)
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         self._tasks.pop(task, None)
 
-    async def _run(self, delivery: Delivery, delay: float) -> None:
-        if delay > 0:
-            await self._clock.sleep(delay)
+    async def _work(self) -> None:
         assert self._deliver is not None
+        ready = self._ready
         try:
-            await self._deliver(delivery)
-        except Exception as exc:
-            # The engine settles every delivery itself; reaching here is a bug, but the message
-            # must still not be lost.
-            await self.dead_letter(delivery, f"delivery failed: {type(exc).__name__}: {exc}")
+            while ready:
+                delivery = ready.popleft()
+                try:
+                    await self._deliver(delivery)
+                except Exception as exc:
+                    # The engine settles every delivery itself; reaching here is a bug, but the
+                    # message must still not be lost.
+                    error = f"delivery failed: {type(exc).__name__}: {exc}"
+                    await self.dead_letter(delivery, error)
+        finally:
+            self._workers -= 1
 
     def _current(self, delivery: Delivery) -> bool:
         return self._unsettled.get(delivery.receipt) == delivery.attempt
