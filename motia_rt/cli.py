@@ -1,8 +1,10 @@
-"""``motia-rt``: serve the steps, and tools around them.
+"""motia-rt: serve the steps, and tools around them.
 
 motia-rt dev [--steps steps] [--port 3000]     dev server: in-memory, reloads on change
 motia-rt routes | graph | openapi              what the steps declare
 motia-rt emit --topic T --data JSON            emit into a running server
+motia-rt start | worker [--redis-url URL]     distributed mode on Redis: HTTP + cron, consumers
+motia-rt dead-letters | redrive ID            dead letters kept in Redis
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     emit.add_argument("--data", default="{}", help="JSON data (default {})")
     emit.add_argument("--url", default=os.environ.get("MOTIA_URL", "http://127.0.0.1:3000"))
     emit.add_argument("--token", default=os.environ.get("MOTIA_DEV_TOKEN"))
+    _redis_parsers(sub)
     for name, fn in COMMANDS.items():
         if name not in sub.choices:  # commands registered by other modules
             sub.add_parser(name, help=fn.__doc__)
@@ -78,7 +81,8 @@ def _dev(args: argparse.Namespace) -> int:
     print(describe(registry), flush=True)
     print(f"workbench: http://{args.host}:{args.port}/__motia/workbench", flush=True)
     app = create_app(registry, cron=not args.no_cron, dev=True, watch=not args.no_reload)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    # Open event streams (a Workbench tab) would hold Ctrl+C forever: cut them after 2 s.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=2)
     return 0
 
 
@@ -124,6 +128,65 @@ def _emit(args: argparse.Namespace) -> int:
         return 1
     print(response.text)
     return 0 if response.status_code < 300 else 1
+
+
+def _redis_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``start``, ``worker``, ``dead-letters``, ``redrive``: distributed mode on Redis."""
+
+    def redis(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--redis-url", help="env MOTIA_REDIS_URL, default redis://127.0.0.1:6379/0")
+        p.add_argument("--prefix", help="key prefix of the app (env MOTIA_PREFIX, default motia)")
+        return p
+
+    def process(p: argparse.ArgumentParser) -> None:
+        redis(p)
+        p.add_argument("--concurrency", type=int, help="handler runs in flight per process "
+                       "(env MOTIA_CONCURRENCY, default 16)")  # fmt: skip
+        p.add_argument("--shutdown-timeout", type=float, help="seconds running handlers get on "
+                       "SIGTERM (env MOTIA_SHUTDOWN_TIMEOUT, default 25)")  # fmt: skip
+
+    start = sub.add_parser("start", help="serve HTTP and cron on Redis; workers consume events")
+    _server_args(start)
+    process(start)
+    start.add_argument("--no-cron", action="store_true", help="do not run cron steps on schedule")
+    start.add_argument("--with-worker", action="store_true", help="also consume events here")
+    worker = sub.add_parser("worker", help="consume events from Redis (no HTTP, no cron)")
+    _steps_arg(worker)
+    process(worker)
+    letters = redis(sub.add_parser("dead-letters", help="list the dead letters kept in Redis"))
+    letters.add_argument("--step", help="only this step's")
+    letters.add_argument("--json", action="store_true", help="one JSON object per line")
+    redrive = redis(sub.add_parser("redrive", help="deliver a dead letter again, as attempt 1"))
+    redrive.add_argument("id", help="a dead-letter id as `motia-rt dead-letters` prints it")
+
+
+@command("start")
+def _start(args: argparse.Namespace) -> int:
+    from .worker import serve_api
+
+    return serve_api(args)
+
+
+@command("worker")
+def _worker(args: argparse.Namespace) -> int:
+    from .worker import RedisSettings, serve_worker
+
+    load_steps(args.steps)  # a bad step file fails here, before connecting
+    return serve_worker(args.steps, RedisSettings.from_args(args))
+
+
+@command("dead-letters")
+def _dead_letters(args: argparse.Namespace) -> int:
+    from .worker import RedisSettings, print_dead_letters
+
+    return print_dead_letters(RedisSettings.from_args(args), args.step, as_json=args.json)
+
+
+@command("redrive")
+def _redrive(args: argparse.Namespace) -> int:
+    from .worker import RedisSettings, redrive
+
+    return redrive(RedisSettings.from_args(args), args.id)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -138,7 +138,10 @@ class Engine:
                 return await step.middleware[i](request, ctx, lambda: call(i + 1))
             return await handler(request, ctx)
 
-        return await self._supervised(run, step, lambda: call(0), reraise=True)
+        result = await self._supervised(run, step, lambda: call(0), reraise=True)
+        if result is _CRASHED:
+            raise RuntimeError(f"the process running {step.name} crashed: {run.error}")
+        return result
 
     async def run_cron(self, name: str, trace_id: str | None = None) -> HandlerRun:
         """Run a cron step's handler once, now. Failures are recorded on the run, not raised."""
@@ -262,7 +265,9 @@ class Engine:
                 run.outcome, run.error = "timeout", f"handler timed out after {step.timeout:g}s"
             else:
                 run.outcome, run.error = "error", f"{type(exc).__name__}: {exc}"
-            if not isinstance(exc, EmitNotDeclared | TimeoutError):
+            if isinstance(exc, EmitNotDeclared):
+                log.error("step %s: %s (trace %s)", step.name, exc, run.trace_id)
+            elif not isinstance(exc, TimeoutError):
                 log.warning("step %s failed (trace %s)", step.name, run.trace_id, exc_info=exc)
             if reraise:
                 raise

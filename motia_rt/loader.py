@@ -119,7 +119,7 @@ def _import(package: str, root: Path, file: Path) -> types.ModuleType:
     except Exception as exc:
         raise StepLoadError(
             file, "module", f"importing it failed: {type(exc).__name__}: {exc}",
-            "fix the error above; step files must import without side effects that can fail",
+            "fix that error in the file; step files must import without side effects that can fail",
         ) from exc  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""``motia-sim``: run scenarios, fuzz one, replay a failure exactly.
+"""motia-sim: run scenarios, fuzz one, replay a failure exactly.
 
 motia-sim run scenarios/
 motia-sim fuzz scenarios/orders.py::happy_path --examples 500

@@ -4,6 +4,7 @@ broken invariant comes back as the smallest plan that breaks it, with a replay c
 from __future__ import annotations
 
 import shlex
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -51,7 +52,7 @@ class FuzzReport:
             lines.append(f"{t:<{width}}  " + " ".join(cells))
         hit = len(self.possible & set(self.explored))
         lines.append(
-            f"{self.scenario}: {self.examples} examples; explored {hit} of {len(self.possible)} "
+            f"{self.scenario}: {self.examples} runs (generation, targeting, shrinking); explored {hit} of {len(self.possible)} "
             f"step x fault pairs ('-' = not yet exercised)"
         )
         return "\n".join(lines)
@@ -94,7 +95,7 @@ def failure_message(s: Scenario, run: SimRun) -> tuple[str, str]:
         head = f"invariant {name!r} broke: {detail}"
     else:
         name = "scenario"
-        head = f"the scenario failed: {type(run.error).__name__}: {run.error}"
+        head = f"the scenario failed: {type(run.error).__name__}: {run.error}{_where(s, run.error)}"
     fired = "; ".join(str(f) for f in run.fired) or "none"
     text = "\n".join(
         [
@@ -114,6 +115,18 @@ def failure_message(s: Scenario, run: SimRun) -> tuple[str, str]:
         ]
     )
     return name, text
+
+
+def _where(s: Scenario, error: BaseException | None) -> str:
+    """`` at orders.py:42: assert ...`` for an error raised in the scenario file (a bare
+    ``assert`` there has no message: scenario files are not rewritten by pytest)."""
+    if error is None:
+        return ""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename) == s.file]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f"\n  at {s.file.name}:{frame.lineno}: {(frame.line or '').strip()}"
 
 
 def _failed(run: SimRun) -> bool:

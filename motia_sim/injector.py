@@ -13,12 +13,45 @@ from collections.abc import Callable
 
 from motia_rt.errors import HandlerCrash
 from motia_rt.ports import Delivery
+from motia_rt.steps import StepRegistry
 from motia_rt.tracing import CURRENT_RUN, HandlerRun
 
-from .faults import Crash, CronFault, Delay, Duplicate, Fault, FaultPlan, ServiceFault, StateFault
+from .faults import (
+    Crash,
+    CronFault,
+    Delay,
+    Duplicate,
+    Fault,
+    FaultPlan,
+    FaultPlanSyntaxError,
+    ServiceFault,
+    StateFault,
+)
 from .trace import Trace
 
-__all__ = ["FaultInjector"]
+__all__ = ["FaultInjector", "check_plan"]
+
+
+def check_plan(plan: FaultPlan, registry: StepRegistry, services: list[str]) -> None:
+    """Raise ``FaultPlanSyntaxError`` when a fault names a step, topic or service the app does
+    not have: such a fault could never fire, and a replay would silently pass."""
+    steps = {s.name for s in registry}
+    subscriptions = {(sub.topic, sub.step) for sub in registry.subscriptions()}
+    for fault in plan:
+        problem = None
+        if isinstance(fault, Crash | CronFault) and fault.step not in steps:
+            problem = f"no step named {fault.step!r}; steps: {', '.join(sorted(steps))}"
+        elif (
+            isinstance(fault, Duplicate | Delay) and (fault.topic, fault.step) not in subscriptions
+        ):
+            pairs = ", ".join(f"{t}->{s}" for t, s in sorted(subscriptions))
+            problem = (
+                f"{fault.step!r} does not subscribe to {fault.topic!r}; subscriptions: {pairs}"
+            )
+        elif isinstance(fault, ServiceFault) and fault.service not in services:
+            problem = f"no service named {fault.service!r}; services: {', '.join(sorted(services))}"
+        if problem:
+            raise FaultPlanSyntaxError(f"{fault}: {problem}")
 
 
 class FaultInjector:

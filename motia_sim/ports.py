@@ -11,7 +11,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from motia_rt.ports import JSON, Clock, Delivery, Message
+from motia_rt.ports import JSON, Clock, DeadLetter, Delivery, Message
 from motia_rt.state.memory import MemoryStateStore
 from motia_rt.tracing import CURRENT_RUN
 from motia_rt.transport.memory import MemoryTransport
@@ -27,9 +27,12 @@ class SimTransport(MemoryTransport):
     """Memory transport whose deliveries due at the same virtual time run in a seed-chosen order,
     with the plan's delays and duplicates applied to first deliveries."""
 
-    def __init__(self, clock: Clock, injector: FaultInjector, rng: random.Random) -> None:
+    def __init__(
+        self, clock: Clock, injector: FaultInjector, rng: random.Random, trace: Trace
+    ) -> None:
         super().__init__(clock)
         self._injector = injector
+        self._trace = trace
         self._rng = rng
         self._batch: list[Delivery] = []
         self._flush_pending = False
@@ -39,6 +42,18 @@ class SimTransport(MemoryTransport):
         await super().publish(message)
         if message.source not in ("external", "http", "cron"):
             self._injector.after_side_effect("emit")
+
+    async def retry(self, delivery: Delivery, delay: float) -> None:
+        self._trace.add("retry", f"{delivery.subscription.step} <- {delivery.message.topic} "
+                        f"attempt {delivery.attempt + 1} in {delay:.3f}s",
+                        step=delivery.subscription.step, topic=delivery.message.topic)  # fmt: skip
+        await super().retry(delivery, delay)
+
+    async def dead_letter(self, delivery: Delivery, error: str) -> DeadLetter:
+        self._trace.add("dead", f"{delivery.subscription.step} <- {delivery.message.topic}: "
+                        f"{error}", step=delivery.subscription.step,
+                        topic=delivery.message.topic)  # fmt: skip
+        return await super().dead_letter(delivery, error)
 
     def _enqueue(self, delivery: Delivery, delay: float | None = None) -> None:
         extra, duplicate = (0.0, False)
@@ -87,12 +102,14 @@ class SimStateStore(MemoryStateStore):
 
     def _after(self, op: str, group: str, key: str | None, value: Any = None) -> None:
         run = CURRENT_RUN.get()
+        where = f"{group}/{key}" if key is not None else group
+        shown = f" = {compact(value)}" if op == "set" else ""
+        self._trace.add("state", f"{op} {where}{shown}", step=run.step if run else None,
+                        key=where)  # fmt: skip
+        # Reads count for ``state op=N`` (every operation can fail), but only writes are side
+        # effects a crash can follow (``after=state#K``).
         if op in ("set", "delete", "clear"):
-            where = f"{group}/{key}" if key is not None else group
-            shown = f" = {compact(value)}" if op == "set" else ""
-            self._trace.add("state", f"{op} {where}{shown}", step=run.step if run else None,
-                            key=where)  # fmt: skip
-        self._injector.after_side_effect("state")
+            self._injector.after_side_effect("state")
 
     async def get(self, group: str, key: str) -> JSON | None:
         await self._before("get", group, key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import random
@@ -23,8 +24,8 @@ from motia_rt.tracing import HandlerRun
 
 from ._loop import VirtualClock, run_simulated
 from .faults import Fault, FaultPlan
-from .injector import FaultInjector
-from .invariants import Invariant, World, as_invariants
+from .injector import FaultInjector, check_plan
+from .invariants import Invariant, InvariantViolation, World, as_invariants
 from .ports import ServiceCall, SimStateStore, SimTransport, simulated_services
 from .trace import Divergence, Trace, compact
 
@@ -147,8 +148,20 @@ class Simulation:
         self.last: SimRun | None = None
 
     def run(self, scenario: Callable[[SimHarness], Awaitable[T]]) -> T:
-        """Run ``await scenario(harness)`` and return its result (the run is kept in ``.last``)."""
-        return self.execute(scenario).value  # type: ignore[no-any-return]
+        """Run ``await scenario(harness)`` and return its result (the run is kept in ``.last``).
+
+        Raises what the scenario raises, and ``InvariantViolation`` (with the seed, the plan and
+        the timeline) when one of ``invariants`` broke.
+        """
+        run = self.execute(scenario)
+        if run.violation is not None:
+            name, detail = run.violation
+            raise InvariantViolation(
+                f"invariant {name!r} broke: {detail}\n  seed: {self.seed}\n"
+                f"  fault plan: {self.plan or '(no faults)'}\n\ntimeline:\n{run.trace.timeline()}",
+                invariant=name, seed=self.seed, plan=str(self.plan),
+            )  # fmt: skip
+        return run.value  # type: ignore[no-any-return]
 
     def execute(
         self, scenario: Callable[[SimHarness], Awaitable[Any]], *, capture: bool = False
@@ -182,9 +195,10 @@ class Simulation:
         schedule = random.Random(f"schedule:{self.seed}")
         injector = FaultInjector(self.plan, schedule, trace)
         raw_services = self._bindings()
+        check_plan(self.plan, self.registry, list(raw_services))
         calls: list[ServiceCall] = []
         store = SimStateStore(injector, trace)
-        transport = SimTransport(clock, injector, schedule)
+        transport = SimTransport(clock, injector, schedule, trace)
         engine = Engine(
             self.registry, clock=clock, transport=transport, state=store,
             services=simulated_services(raw_services, injector, trace, calls),
@@ -206,7 +220,15 @@ class Simulation:
                 scheduler.start()
             harness = SimHarness(engine, clock, trace, self.plan)
             try:
-                value = await scenario(harness)
+                try:
+                    async with asyncio.timeout(self.time_limit):
+                        value = await scenario(harness)
+                except TimeoutError:
+                    # Cron timers keep virtual time moving, so a stuck scenario never deadlocks.
+                    raise TimeoutError(
+                        f"the scenario did not finish within {self.time_limit:g} virtual seconds "
+                        "(is it waiting for something that never happens?)"
+                    ) from None
                 if self.invariants:
                     await self._at_quiescence(harness, world, checker)
                 return value
@@ -238,6 +260,8 @@ class Simulation:
 
     settle_timeout: float = 7 * 86400.0
     """Virtual seconds a run may take to quiesce after the scenario returns."""
+    time_limit: float = 90 * 86400.0
+    """Virtual seconds a scenario may run before it counts as stuck."""
 
     async def _at_quiescence(
         self, harness: SimHarness, world: World, checker: _AlwaysChecker

@@ -34,7 +34,8 @@ def _compact(value: Any) -> str:
 class TraceEntry:
     time: float
     kind: str
-    """``http``, ``emit``, ``run``, ``end``, ``state``, ``call``, ``fault``, ``dead``."""
+    """``http``, ``emit``, ``run``, ``end``, ``state``, ``call``, ``fault``, ``retry``, ``dead``,
+    ``broken`` (an invariant), ``error`` (the scenario raised)."""
     text: str
     step: str | None = None
     topic: str | None = None

@@ -107,9 +107,10 @@ async def status_of(h: Any, order_id: str) -> str:
 @scenario(invariants=SAGA)
 async def happy_path(h: Any) -> None:
     order = await submit(h, {"email": "ann@example.com", "items": [BOOK], "clientOrderId": "c-1"})
-    assert order["status"] == "pending"
     await h.settle()
     if h.fault_free:
+        # Under faults a client retry may find the saga already finished, so only here:
+        assert order["status"] == "pending"
         shipped = await h.wait_for_topic("fulfillment.shipped", match={"orderId": order["orderId"]})
         assert shipped.trace_id == order["traceId"]
         assert await status_of(h, order["orderId"]) == "shipped"

@@ -75,7 +75,10 @@ def test_fuzz_prints_the_coverage_table(in_repo: None, capsys: pytest.CaptureFix
     assert header.split() == ["crash", "state", "duplicate", "delay", "service", "cron"]
     rows = {line.split()[0] for line in lines[lines.index(header) + 1 :] if line.strip()}
     assert {"ProcessPayment", "Fulfillment", "payments", "catalog"} <= rows
-    summary = re.search(rf"{ORDERS}::happy_path: (\d+) examples; explored (\d+) of (\d+)", out)
+    summary = re.search(
+        rf"{ORDERS}::happy_path: (\d+) runs \(generation, targeting, shrinking\); explored (\d+) of (\d+)",
+        out,
+    )
     assert summary is not None
     examples, explored, possible = map(int, summary.groups())
     assert examples >= 20 and 0 < explored <= possible

@@ -3,6 +3,7 @@ fires at most once, exactly where the plan says, and shows in the trace."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -374,9 +375,8 @@ def test_cron_tick_missed(jobs: Path) -> None:
 
 def test_faults_naming_what_never_happens_do_not_fire(jobs: Path) -> None:
     plan = (
-        "crash step=Nobody; crash step=Worker run=9; crash step=Audit after=state#1; "
-        "duplicate topic=no.such step=Worker; delay topic=job.created step=Worker nth=5; "
-        "duplicate topic=job.created step=Submit; service name=nothing; "
+        "crash step=Worker run=9; crash step=Audit after=state#1; "
+        "delay topic=job.created step=Worker nth=5; "
         "service name=ledger call=9 mode=timeout seconds=1; state op=999; "
         "cron step=Tick tick=50 missed=true; cron step=Worker missed=true"
     )
@@ -391,6 +391,23 @@ def test_faults_naming_what_never_happens_do_not_fire(jobs: Path) -> None:
     assert fault_entries(run) == []
     assert all(r.outcome == "ok" for r in run.world.runs)
     assert len(runs(run, "Tick")) == 2
+
+
+@pytest.mark.parametrize(
+    ("fault", "hint"),
+    [
+        ("crash step=Nobody", "no step named 'Nobody'"),
+        ("duplicate topic=no.such step=Worker", "'Worker' does not subscribe to 'no.such'"),
+        ("duplicate topic=job.created step=Submit", "'Submit' does not subscribe"),
+        ("service name=nothing", "no service named 'nothing'"),
+    ],
+)
+def test_faults_naming_what_the_app_lacks_are_rejected(jobs: Path, fault: str, hint: str) -> None:
+    async def scenario(h: Any) -> None:
+        await h.settle()
+
+    with pytest.raises(FaultPlanSyntaxError, match=re.escape(hint)):
+        simulate(jobs, fault, scenario, cron=False)
 
 
 def test_identical_faults_each_fire_once(jobs: Path) -> None:

@@ -144,7 +144,7 @@ def test_motia_examples_sets_the_number_of_fuzzed_examples(pytester: pytest.Pyte
     project(pytester, jobs=GOOD)
     result = run(pytester, "-s", "-k", "one_job and fuzz", "--motia-examples", "5")
     result.assert_outcomes(passed=1)
-    [examples] = re.findall(r"scenarios/jobs\.py::one_job: (\d+) examples", result.stdout.str())
+    [examples] = re.findall(r"scenarios/jobs\.py::one_job: (\d+) runs", result.stdout.str())
     # Hypothesis may run a few more than asked, never the default 25.
     assert 5 <= int(examples) < 25
 
@@ -153,5 +153,5 @@ def test_the_ini_option_sets_the_number_of_fuzzed_examples(pytester: pytest.Pyte
     project(pytester, ini="motia_examples = 7\n", jobs=GOOD)
     result = run(pytester, "-s", "-k", "one_job and fuzz")
     result.assert_outcomes(passed=1)
-    [examples] = re.findall(r"scenarios/jobs\.py::one_job: (\d+) examples", result.stdout.str())
+    [examples] = re.findall(r"scenarios/jobs\.py::one_job: (\d+) runs", result.stdout.str())
     assert 7 <= int(examples) < 25
