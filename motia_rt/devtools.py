@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ _PAGE = Path(__file__).with_name("workbench.html")
 class _DevTools:
     def __init__(self, engine: Engine, log: EventLog, *, dev: bool, token: str | None) -> None:
         self.engine, self.log, self.dev, self.token = engine, log, dev, token
+        self.epoch = secrets.token_hex(4)  # names this life of the server in event ids
 
     def denied(self, request: Request) -> Response | None:
         if self.dev:
@@ -51,9 +53,21 @@ class _DevTools:
 
         return endpoint
 
-    async def events(self, request: Request) -> Response:
+    def cursor(self, request: Request) -> int:
+        """The record to resume after: ``Last-Event-ID`` or ``?after=``, as ``<epoch>:<n>`` or ``<n>``.
+
+        Record ids start again from 1 when the server restarts, so a cursor of another epoch (or
+        past the end of this log) is from an earlier life of the server: all this one holds is new.
+        """
         raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
-        cursor = int(raw) if raw.isdigit() else 0
+        epoch, _, number = raw.strip().rpartition(":")
+        if not number.isdigit() or (epoch and epoch != self.epoch):
+            return 0
+        cursor = int(number)
+        return cursor if cursor <= self.log.last_id else 0
+
+    async def events(self, request: Request) -> Response:
+        cursor = self.cursor(request)
         once = request.query_params.get("once") == "1"
 
         async def stream() -> AsyncIterator[str]:
@@ -68,7 +82,8 @@ class _DevTools:
                     continue
                 for record in batch:
                     position = record["id"]
-                    yield f"id: {position}\nevent: {record['kind']}\ndata: {json.dumps(record)}\n\n"
+                    yield (f"id: {self.epoch}:{position}\nevent: {record['kind']}\n"
+                           f"data: {json.dumps(record)}\n\n")  # fmt: skip
                 if once:
                     return
 
@@ -78,7 +93,8 @@ class _DevTools:
     async def status(self, request: Request) -> Response:
         running = sum(1 for r in self.engine.runs if r.outcome == "running")
         return JSONResponse({"pending": self.engine.transport.pending(), "running": running,
-                             "busy": self.engine.busy(), "cursor": self.log.last_id})  # fmt: skip
+                             "busy": self.engine.busy(), "cursor": self.log.last_id,
+                             "epoch": self.epoch})  # fmt: skip
 
     async def emit(self, request: Request) -> Response:
         try:

@@ -24,7 +24,9 @@ class EventLog:
     def __init__(self, capacity: int = 10_000) -> None:
         self._records: deque[LogRecord] = deque(maxlen=capacity)
         self._next = 1
-        self._changed: asyncio.Condition | None = None
+        # Set (and replaced) on each append: waking waiters takes no task and no lock.
+        self._appended = asyncio.Event()
+        self._waiting = 0
 
     @property
     def last_id(self) -> int:
@@ -33,17 +35,9 @@ class EventLog:
     def _append(self, kind: str, body: dict[str, Any]) -> None:
         self._records.append({"id": self._next, "kind": kind, **body})
         self._next += 1
-        if self._changed is not None:
-            condition = self._changed
-
-            async def notify() -> None:
-                async with condition:
-                    condition.notify_all()
-
-            try:
-                asyncio.get_running_loop().create_task(notify())
-            except RuntimeError:
-                pass
+        if self._waiting:
+            self._appended.set()
+            self._appended = asyncio.Event()
 
     def on_emit(self, message: Message) -> None:
         self._append("emit", {
@@ -73,13 +67,17 @@ class EventLog:
         """Records after ``cursor``, waiting up to ``timeout`` seconds for the first one."""
         if self.last_id > cursor:
             return self.since(cursor)
-        if self._changed is None:
-            self._changed = asyncio.Condition()
+        if not self._waiting:
+            self._appended = asyncio.Event()  # bound to this loop, not one a past waiter ran in
+        self._waiting += 1
         try:
-            async with asyncio.timeout(timeout), self._changed:
-                await self._changed.wait_for(lambda: self.last_id > cursor)
+            async with asyncio.timeout(timeout):
+                while self.last_id <= cursor:
+                    await self._appended.wait()
         except TimeoutError:
             return []
+        finally:
+            self._waiting -= 1
         return self.since(cursor)
 
     def traces(self, limit: int = 100) -> list[dict[str, Any]]:

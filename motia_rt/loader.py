@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import inspect
 import math
 import sys
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +89,37 @@ def _check_unique(
     names[step.name] = file
 
 
+class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
+    """Compiles from source every time: a cached ``.pyc`` is trusted when the source has the same
+    size and modification second, so an edit saved right after a load would be missed."""
+
+    def get_code(self, fullname: str) -> types.CodeType:
+        return self.source_to_code(self.get_data(self.path), self.path)
+
+
+class _StepsFinder(importlib.abc.MetaPathFinder):
+    """Finds the modules of loaded steps folders (``_motia_steps_*``) with the fresh loader."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if not fullname.startswith(_PREFIX):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is not None and isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+            assert spec.origin is not None
+            spec.loader = _FreshSourceLoader(fullname, spec.origin)
+        return spec
+
+
+_PREFIX = "_motia_steps_"
+if not any(isinstance(f, _StepsFinder) for f in sys.meta_path):
+    sys.meta_path.insert(0, _StepsFinder())
+
+
 def _install_package(root: Path) -> str:
     """Register ``root`` as a fresh package so relative imports between step files work."""
-    name = "_motia_steps_" + hashlib.sha1(str(root).encode()).hexdigest()[:10]
+    name = _PREFIX + hashlib.sha1(str(root).encode()).hexdigest()[:10]
     for mod in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
         del sys.modules[mod]
     init = root / "__init__.py"

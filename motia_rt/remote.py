@@ -21,6 +21,8 @@ from .harness import Match, matches
 
 __all__ = ["MotiaTestClient", "RemoteEvent"]
 
+_STREAM_TIMEOUT = httpx.Timeout(10.0, read=30.0)
+
 
 class RemoteEvent:
     """An event seen on the server's stream: ``topic``, ``data``, ``trace_id``, ``time``, ``id``."""
@@ -56,15 +58,22 @@ class MotiaTestClient:
         self._from_start = from_start
         self._events: list[RemoteEvent] = []
         self._cursor = 0
+        self._last_event_id = "0"  # "<epoch>:<n>": resumes the stream, even across a restart
         self._arrived: asyncio.Condition | None = None
         self._reader: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> MotiaTestClient:
         self._arrived = asyncio.Condition()
-        if not self._from_start:
+        try:
             status = await self._http.get("/__motia/status")
-            status.raise_for_status()
-            self._cursor = int(status.json()["cursor"])
+            _check_access(status)
+        except BaseException:
+            await self._http.aclose()
+            raise
+        if not self._from_start:
+            now = status.json()
+            self._cursor = int(now["cursor"])
+            self._last_event_id = f"{now['epoch']}:{self._cursor}"
         ready = asyncio.Event()
         self._reader = asyncio.create_task(self._read(ready))
         await ready.wait()
@@ -81,9 +90,10 @@ class MotiaTestClient:
     async def _read(self, ready: asyncio.Event) -> None:
         while True:
             try:
-                params = {"after": str(self._cursor)}
+                params = {"after": self._last_event_id}
+                # The server writes at least every 15 s: silence for 30 s is a dead connection.
                 async with self._http.stream("GET", "/__motia/events", params=params,
-                                             timeout=None) as response:  # fmt: skip
+                                             timeout=_STREAM_TIMEOUT) as response:  # fmt: skip
                     response.raise_for_status()
                     ready.set()
                     await self._consume(response)
@@ -92,20 +102,21 @@ class MotiaTestClient:
                 await asyncio.sleep(0.2)  # the server restarted or dropped us: catch up
 
     async def _consume(self, response: httpx.Response) -> None:
-        event_id, data = 0, ""
+        event_id, data = "", ""
         async for line in response.aiter_lines():
             if line.startswith("id:"):
-                event_id = int(line[3:].strip())
+                event_id = line[3:].strip()
             elif line.startswith("data:"):
                 data += line[5:].strip()
             elif not line and data:
                 record = json.loads(data)
-                self._cursor, data = max(self._cursor, event_id), ""
+                # Not max(): after a server restart the ids start again from 1.
+                self._cursor, self._last_event_id, data = int(record["id"]), event_id, ""
                 if record.get("kind") == "emit":
                     self._events.append(RemoteEvent(record))
-                    assert self._arrived is not None
-                    async with self._arrived:
-                        self._arrived.notify_all()
+                assert self._arrived is not None
+                async with self._arrived:  # every record moves the cursor that settle() awaits
+                    self._arrived.notify_all()
 
     # -- the harness surface -------------------------------------------------------------------
 
@@ -150,16 +161,40 @@ class MotiaTestClient:
         return event
 
     async def settle(self, timeout: float = 30.0, poll: float = 0.02) -> None:
-        """Wait until the server reports no pending delivery and no running handler."""
+        """Wait until the server reports no pending delivery and no running handler, and the
+        stream has brought this client every record up to that moment (so ``emitted()`` is
+        complete)."""
+        assert self._arrived is not None, "use MotiaTestClient as `async with`"
         async with asyncio.timeout(timeout):
             while True:
                 status = (await self._http.get("/__motia/status")).json()
                 if not status["busy"]:
+                    await self._catch_up(int(status["cursor"]))
                     return
                 await asyncio.sleep(poll)
+
+    async def _catch_up(self, cursor: int) -> None:
+        assert self._arrived is not None
+        async with self._arrived:
+            await self._arrived.wait_for(lambda: self._cursor >= cursor)
 
     async def dead_letters(self, step: str | None = None) -> list[dict[str, Any]]:
         params = {"step": step} if step else {}
         result: list[dict[str, Any]] = (await self._http.get("/__motia/dead-letters",
                                                              params=params)).json()  # fmt: skip
         return result
+
+
+def _check_access(status: httpx.Response) -> None:
+    """Fail at once with the reason, rather than let the reader retry a stream it cannot get."""
+    if status.status_code in (401, 404):
+        hint = (
+            "pass token=... (the server's MOTIA_DEV_TOKEN)"
+            if status.status_code == 401
+            else "run `motia-rt dev`, or start the server with MOTIA_DEV_TOKEN and pass token=..."
+        )
+        raise httpx.HTTPStatusError(
+            f"{status.status_code} from {status.url}: {status.text[:200]}; {hint}",
+            request=status.request, response=status,
+        )  # fmt: skip
+    status.raise_for_status()

@@ -1,0 +1,176 @@
+"""The Workbench in headless Chromium (Debian's ``chromium`` package) driven by Playwright, against
+a real server on the reference app: graph, endpoint tester, live trace, state, dead letters.
+
+Needs ``/usr/bin/chromium`` (``apt-get install chromium``) and the ``playwright`` package (the
+``dev`` extra); never ``playwright install``, which downloads a browser. Without them the tests
+skip, unless ``MOTIA_REQUIRE_BROWSER=1`` (CI) makes that a failure. ``MOTIA_UPDATE_SCREENSHOTS=1``
+also writes the screenshot to ``docs/images/workbench.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from motia_rt.server import create_app
+from tests.app.conftest import STEPS
+from tests.live_server import LiveServer
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+CHROMIUM = Path(os.environ.get("MOTIA_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+DOCS_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "images" / "workbench.png"
+ORDER = {"email": "ada@example.com", "items": [{"sku": "sku-book", "quantity": 2}]}
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} not found: apt-get install chromium"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is missing: pip install -e '.[dev]'"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    missing = _missing()
+    if missing:
+        if os.environ.get("MOTIA_REQUIRE_BROWSER"):
+            pytest.fail(f"MOTIA_REQUIRE_BROWSER is set but {missing}")
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], "the page raised JavaScript errors"
+
+
+def picture_stats(png: bytes) -> tuple[tuple[int, int], int, float]:
+    """(size, distinct colours, mean per-channel standard deviation) of a PNG."""
+    import io
+
+    from PIL import Image, ImageStat
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    colours = image.getcolors(maxcolors=1 << 24) or []
+    return image.size, len(colours), sum(ImageStat.Stat(image).stddev) / 3
+
+
+def test_the_workbench_shows_the_flow_and_follows_an_order_live(page: Page, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    with LiveServer(create_app(STEPS, cron=False)) as server:
+        page.goto(server.url + "/__motia/workbench")
+
+        # The graph: every step, by type, with virtual edges dashed.
+        graph = page.locator("#graph")
+        expect(graph.locator("text.name", has_text="ProcessPayment")).to_be_visible()
+        expect(graph.locator("g.node")).to_have_count(13)
+        expect(graph.locator("g.node.noop[data-step=ManualReview]")).to_have_count(1)
+        expect(graph.locator("g.node.api[data-step=CreateOrder]")).to_have_count(1)
+        expect(graph.locator("g.node.cron[data-step=ApiHealthCheck]")).to_have_count(1)
+        expect(graph.locator("path.edge.virtual[data-topic='order.flagged']")).to_have_count(1)
+        dash = graph.locator("path.edge.virtual").first.evaluate(
+            "e => getComputedStyle(e).strokeDasharray"
+        )
+        assert dash not in ("", "none")
+        expect(page.locator("#conn")).to_have_text("live")
+        expect(page.locator("#trace-list li")).to_have_count(0)
+
+        # The endpoint tester posts an order; its trace arrives over the live stream.
+        expect(page.locator("#route option").first).to_have_text("POST /orders \u2014 CreateOrder")
+        page.locator("#body").fill(json.dumps(ORDER, indent=2))
+        page.locator("#send").click()
+        expect(page.locator("#response-status")).to_have_text("202 Accepted")
+        accepted = json.loads(page.locator("#response-body").inner_text())
+        trace = page.locator(f"#trace-list li[data-trace='{accepted['traceId']}']")
+        expect(trace).to_be_visible()
+        expect(trace.locator(".trace-title")).to_have_text("CreateOrder")
+        timeline = page.locator("#timeline-body")
+        expect(timeline.locator(".tl-row.emit[data-topic='notification.sent']")).to_be_visible()
+        expect(
+            timeline.locator(".tl-row.run[data-step=ProcessPayment][data-outcome=ok]")
+        ).to_be_visible()
+        expect(timeline.locator(".tl-row.run")).to_have_count(8)
+        expect(trace).to_have_class("st-ok selected")
+        expect(graph.locator("[data-step=Fulfillment] .badge")).to_have_text("2\u2713")
+        timeline.locator(".tl-row.emit[data-topic='payment.succeeded']").click()
+        expect(timeline.locator("pre.detail")).to_contain_text(accepted["orderId"])
+        timeline.locator(".tl-row.emit[data-topic='payment.succeeded']").click()
+
+        png = page.screenshot(path=str(tmp_path / "workbench.png"))
+        size, colours, spread = picture_stats(png)
+        assert size == (1280, 800)
+        assert colours > 200 and spread > 20, (
+            f"a blank page? {colours} colours, stddev {spread:.1f}"
+        )
+        if os.environ.get("MOTIA_UPDATE_SCREENSHOTS"):
+            DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(tmp_path / "workbench.png", DOCS_IMAGE)
+
+        # State browser: the groups the saga wrote, and the order in `orders`.
+        page.locator(".tabs button[data-tab=state]").click()
+        for group in ("orders", "payments", "order_status"):
+            expect(page.locator(f"#state-groups button[data-group={group}]")).to_be_visible()
+        page.locator("#state-groups button[data-group=order_status]").click()
+        item = page.locator(f"#state-items details[data-key='{accepted['orderId']}']")
+        item.locator("summary").click()
+        expect(item.locator("pre")).to_contain_text('"status": "shipped"')
+
+        # Dead letters: an event the subscribers reject, then Redrive.
+        page.locator(".tabs button[data-tab=endpoints]").click()
+        page.locator("#emit-topic").fill("order.priced")
+        page.locator("#emit-data").fill('{"orderId": "no-such-order"}')
+        page.locator("#emit").click()
+        expect(page.locator("#emit-note")).to_contain_text("emitted on trace")
+        expect(page.locator("#dead-count")).to_have_text("2")
+        page.locator(".tabs button[data-tab=dead]").click()
+        letter = page.locator("#dead-list .dead", has_text="ProcessPayment")
+        expect(letter.locator(".error")).to_contain_text("failed validation")
+        letter.locator("button.redrive").click()
+        expect(page.locator("#dead-note")).to_have_text("Redriven to ProcessPayment (attempt 1).")
+        # Invalid again, so it comes back: the stream shows the third failed run of that trace.
+        expect(page.locator("#timeline-body .tl-row.run[data-outcome=invalid]")).to_have_count(3)
+        page.goto("about:blank")  # close the event stream before the server stops
+
+
+def test_the_workbench_passes_its_token_on(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    with LiveServer(create_app(STEPS, cron=False, dev=False, token="s3cret")) as server:
+        page.goto(server.url + "/__motia/workbench?token=s3cret")
+        expect(page.locator("#graph g.node")).to_have_count(13)
+        expect(page.locator("#conn")).to_have_text("live")
+        page.locator("#emit-topic").fill("api.degraded")
+        page.locator("#emit-data").fill('{"latencyMs": 5000, "reason": "slow"}')
+        page.locator("#emit").click()
+        expect(page.locator("#trace-list li .trace-title")).to_have_text(["emit api.degraded"])
+        tools = [u for u in requests if "/__motia/" in u and "/workbench" not in u]
+        assert tools and all("token=s3cret" in u for u in tools), tools
+        page.goto("about:blank")
