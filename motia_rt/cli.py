@@ -172,21 +172,21 @@ def _worker(args: argparse.Namespace) -> int:
     from .worker import RedisSettings, serve_worker
 
     load_steps(args.steps)  # a bad step file fails here, before connecting
-    return serve_worker(args.steps, RedisSettings.from_args(args))
+    return serve_worker(args.steps, RedisSettings.for_command(args))
 
 
 @command("dead-letters")
 def _dead_letters(args: argparse.Namespace) -> int:
     from .worker import RedisSettings, print_dead_letters
 
-    return print_dead_letters(RedisSettings.from_args(args), args.step, as_json=args.json)
+    return print_dead_letters(RedisSettings.for_command(args), args.step, as_json=args.json)
 
 
 @command("redrive")
 def _redrive(args: argparse.Namespace) -> int:
     from .worker import RedisSettings, redrive
 
-    return redrive(RedisSettings.from_args(args), args.id)
+    return redrive(RedisSettings.for_command(args), args.id)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -45,9 +45,13 @@ class CronScheduler:
 
     async def close(self) -> None:
         tasks = [*self._tasks, *self._runs]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # Cancel until done: a lock that talks to Redis can swallow one cancellation (redis-py
+        # loses a cancel() that lands while it opens a connection).
+        while tasks:
+            for task in tasks:
+                task.cancel()
+            _, still = await asyncio.wait(tasks, timeout=0.5)
+            tasks = list(still)
         self._tasks.clear()
 
     async def _loop(self, step: Step) -> None:
