@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import TextIO
 
 from .faults import FaultPlanSyntaxError
-from .fuzzing import _failed, failure_message, fuzz, replay
+from .fuzzing import _failed, failure_message, fuzz, replay, run_scenario
 from .invariants import InvariantViolation
 from .scenario import Scenario, load_scenarios, resolve
-from .simulation import Simulation
 
 __all__ = ["ProgressBar", "main"]
 
@@ -81,10 +80,8 @@ def _run(paths: Sequence[str]) -> int:
     scenarios: list[Scenario] = [s for f in _files(paths) for s in load_scenarios(f)]
     bar = ProgressBar("scenarios")
     for i, s in enumerate(scenarios, 1):
-        sim = Simulation(s.steps_dir, seed=0, services=s.services, invariants=s.invariants,
-                         cron=s.cron)  # fmt: skip
         started = time.perf_counter()
-        run = sim.execute(s.fn, capture=True)
+        run = run_scenario(s)
         took = (time.perf_counter() - started) * 1000
         if _failed(run):
             failures += 1

@@ -23,7 +23,7 @@ from .scenario import scenario as declare
 from .simulation import SimRun, Simulation
 from .strategies import FaultSpace, fault_from_recipe, recipes
 
-__all__ = ["FuzzReport", "fuzz", "replay"]
+__all__ = ["FuzzReport", "fuzz", "replay", "run_scenario"]
 
 KINDS = ("crash", "state", "duplicate", "delay", "service", "cron")
 
@@ -133,9 +133,14 @@ def _failed(run: SimRun) -> bool:
     return run.violation is not None or run.error is not None
 
 
-def _simulation(s: Scenario, registry: Any, seed: int, plan: FaultPlan) -> Simulation:
-    return Simulation(registry, seed=seed, faults=plan, services=s.services,
-                      invariants=s.invariants, cron=s.cron)  # fmt: skip
+def run_scenario(
+    s: Scenario, *, seed: int = 0, plan: FaultPlan | None = None, registry: Any = None
+) -> SimRun:
+    """One simulated run of ``s`` (its steps, services, invariants), failures kept on the run.
+    ``registry`` reuses already loaded steps (the fuzz loop loads them once)."""
+    sim = Simulation(registry if registry is not None else s.steps_dir, seed=seed, faults=plan,
+                     services=s.services, invariants=s.invariants, cron=s.cron)  # fmt: skip
+    return sim.execute(s.fn, capture=True)
 
 
 def _minimized(s: Scenario, registry: Any, found: InvariantViolation) -> InvariantViolation:
@@ -144,7 +149,7 @@ def _minimized(s: Scenario, registry: Any, found: InvariantViolation) -> Invaria
     The result is 1-minimal: removing any one remaining fault makes the failure go away."""
 
     def attempt(plan: FaultPlan, seed: int) -> SimRun | None:
-        run = _simulation(s, registry, seed, plan).execute(s.fn, capture=True)
+        run = run_scenario(s, seed=seed, plan=plan, registry=registry)
         same = _failed(run) and failure_message(s, run)[0] == found.invariant
         return run if same else None
 
@@ -177,7 +182,7 @@ def replay(
     invariant breaks (or the scenario fails), else return the run."""
     s = _as_scenario(resolve(ref) if isinstance(ref, str) else ref, steps, None, None)
     plan = FaultPlan.parse(plan) if isinstance(plan, str) else plan
-    run = _simulation(s, load_steps(s.steps_dir), seed, plan).execute(s.fn, capture=True)
+    run = run_scenario(s, seed=seed, plan=plan)
     if _failed(run):
         name, text = failure_message(s, run)
         raise InvariantViolation(text, invariant=name, seed=seed, plan=str(plan))
@@ -228,7 +233,7 @@ def fuzz(
         untried = frozen[0] if frozen else sorted(result.possible - set(result.explored))
         drawn = data.draw(st.lists(recipes(space), max_size=limit), label="fault recipes")
         plan = FaultPlan(fault_from_recipe(space, r, untried) for r in drawn)
-        run = _simulation(s, registry, seed, plan).execute(s.fn, capture=True)
+        run = run_scenario(s, seed=seed, plan=plan, registry=registry)
         if _failed(run):
             if not frozen:
                 frozen.append(untried)

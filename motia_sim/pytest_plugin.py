@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 
 from motia_rt.harness import Harness
+from motia_rt.state.memory import MemoryStateStore
 from motia_rt.testing import Runtime
+from motia_rt.transport.memory import MemoryTransport
 
-from .fuzzing import _failed, failure_message, fuzz
+from .fuzzing import _failed, failure_message, fuzz, run_scenario
 from .invariants import InvariantViolation, World
 from .scenario import Mode, Scenario, load_scenarios
-from .simulation import Simulation
 
 __all__ = ["ScenarioFile", "ScenarioItem", "run_on_runtime"]
 
@@ -59,9 +60,7 @@ class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
         s = self.scenario
         if self.mode == "sim":
-            sim = Simulation(s.steps_dir, seed=0, services=s.services, invariants=s.invariants,
-                             cron=s.cron)  # fmt: skip
-            run = sim.execute(s.fn, capture=True)
+            run = run_scenario(s)
             if _failed(run):
                 name, text = failure_message(s, run)
                 raise InvariantViolation(text, invariant=name, seed=0, plan="")
@@ -99,11 +98,9 @@ def _check(s: Scenario, harness: Harness) -> None:
     engine = harness.engine
     store = engine.state
     transport = engine.transport
-    snapshot = getattr(store, "snapshot", None)
-    dead = getattr(transport, "_dead", {})
-    if snapshot is None:
-        raise TypeError("runtime invariants need a state store with snapshot() (the memory one)")
-    world = World(store, engine.events, engine.runs, lambda: list(dead.values()),  # type: ignore[arg-type]
+    if not isinstance(store, MemoryStateStore) or not isinstance(transport, MemoryTransport):
+        raise TypeError("runtime invariants read the in-memory state store and transport")
+    world = World(store, engine.events, engine.runs, transport.held_dead_letters,
                   dict(engine.services.items()), [], True)  # fmt: skip
     for invariant in s.invariants:
         try:

@@ -18,7 +18,6 @@ from motia_rt.engine import Engine
 from motia_rt.harness import Harness
 from motia_rt.http import build_app
 from motia_rt.loader import load_steps
-from motia_rt.ports import DeadLetter
 from motia_rt.steps import StepRegistry
 from motia_rt.tracing import HandlerRun
 
@@ -205,10 +204,8 @@ class Simulation:
             rng=random.Random(f"engine:{self.seed}"),
         )  # fmt: skip
 
-        def dead() -> list[DeadLetter]:
-            return list(transport._dead.values())
-
-        world = World(store, engine.events, engine.runs, dead, raw_services, calls, False)
+        world = World(store, engine.events, engine.runs, transport.held_dead_letters,
+                      raw_services, calls, False)  # fmt: skip
         checker = _AlwaysChecker(self.invariants, world, trace)
         for observer in (trace, injector, checker):
             engine.add_observer(observer)

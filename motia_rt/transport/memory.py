@@ -90,6 +90,10 @@ class MemoryTransport:
             d for d in self._dead.values() if step is None or d.delivery.subscription.step == step
         ]
 
+    def held_dead_letters(self) -> list[DeadLetter]:
+        """The dead letters, read synchronously (invariants, inspection)."""
+        return list(self._dead.values())
+
     async def redrive(self, dead_letter_id: str) -> Delivery:
         letter = self._dead.pop(dead_letter_id, None)
         if letter is None:
