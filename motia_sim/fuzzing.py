@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from motia_rt.loader import load_steps
 
-from .faults import FaultPlan
+from .faults import Crash, Delay, Duplicate, Fault, FaultPlan, ServiceFault, StateFault
 from .invariants import Invariant, InvariantViolation, World, as_invariants
 from .scenario import Scenario, ScenarioFn, resolve
 from .scenario import scenario as declare
@@ -167,12 +167,42 @@ def _minimized(s: Scenario, registry: Any, found: InvariantViolation) -> Invaria
             if smaller is not None:
                 best, shrinking = smaller, True
                 break
+    if len(best.plan) > 1:
+        # Deletion is stuck when faults only break things together because one shifts where
+        # the other lands (a failed state op causes a retry, moving later op numbers): try each
+        # fault alone at every index the failing run reached.
+        for single in _single_faults(best):
+            alone = attempt(FaultPlan([single]), seed)
+            if alone is not None:
+                best = alone
+                break
     if seed != 0:
         at_zero = attempt(best.plan, 0)
         if at_zero is not None:
             best, seed = at_zero, 0
     name, text = failure_message(s, best)
     return InvariantViolation(text, invariant=name, seed=seed, plan=str(best.plan))
+
+
+def _single_faults(run: SimRun) -> Iterator[Fault]:
+    """Each fault of the run's plan, moved to every index the run reached for its kind."""
+    calls: Counter[str] = Counter(c.service for c in run.world.calls)
+    state_ops = sum(1 for e in run.trace.entries if e.kind == "state")
+    for fault in run.plan:
+        if isinstance(fault, StateFault):
+            # Failed operations leave no state line: count them back in.
+            yield from (StateFault(op) for op in range(1, state_ops + len(run.fired) + 1))
+        elif isinstance(fault, ServiceFault):
+            for n in range(1, calls[fault.service] + 1):
+                yield replace(fault, call=n)
+        elif isinstance(fault, Crash):
+            for n in range(1, 4):
+                yield replace(fault, run=n)
+        elif isinstance(fault, Duplicate | Delay):
+            for n in range(1, 4):
+                yield replace(fault, nth=n)
+        else:
+            yield fault
 
 
 def replay(

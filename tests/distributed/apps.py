@@ -78,7 +78,10 @@ APP = {
         config = {"type": "event", "name": "Record", "subscribes": ["work"],
                   "infrastructure": {"handler": {"timeout": 5},
                                      "queue": {"visibilityTimeout": 1, "maxRetries": 10}}}
+        import asyncio
+
         async def handler(input, context):
+            await asyncio.sleep(0.005)  # keep deliveries in flight, so every kill strands some
             await context.services.effects.record(input["id"])
     """,
     "ordered_step.py": """
