@@ -6,6 +6,8 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from pydantic import BaseModel
+
 from .errors import UnknownService
 from .ports import JSON, Message, StateStore
 from .schema import to_json
@@ -55,7 +57,16 @@ class StateAccess:
         return await self._store.get(group, key)
 
     async def set(self, group: str, key: str, value: Any) -> JSON:
-        return await self._store.set(group, key, to_json(value))
+        if isinstance(value, BaseModel):
+            value = value.model_dump(mode="json")
+        try:
+            return await self._store.set(group, key, value)
+        except TypeError:
+            # Models nested in plain containers (rare): convert them all and try once more.
+            converted = to_json(value)
+            if converted == value:
+                raise
+            return await self._store.set(group, key, converted)
 
     async def delete(self, group: str, key: str) -> JSON | None:
         return await self._store.delete(group, key)
@@ -107,7 +118,7 @@ class StepLogger:
 class FlowContext:
     """The ``context`` argument of every handler."""
 
-    __slots__ = ("_emit", "logger", "services", "state", "step", "trace_id")
+    __slots__ = ("_emit", "_logger", "services", "state", "step", "trace_id")
 
     def __init__(
         self,
@@ -121,8 +132,15 @@ class FlowContext:
         self.trace_id = trace_id
         self.state = state
         self.services = services
-        self.logger = StepLogger(step, trace_id)
+        self._logger: StepLogger | None = None
         self._emit = emit
+
+    @property
+    def logger(self) -> StepLogger:
+        # Made on first use: most handler runs never log.
+        if self._logger is None:
+            self._logger = StepLogger(self.step, self.trace_id)
+        return self._logger
 
     async def emit(
         self,

@@ -16,8 +16,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from .context import FlowContext, ServiceRegistry, StateAccess
+from .deadlines import Deadlines
 from .errors import EmitNotDeclared, HandlerCrash, InputValidationError
-from .ports import Clock, DeadLetter, Delivery, Message, StateStore, Transport
+from .ports import (
+    UNDECODED,
+    Clock,
+    DeadLetter,
+    Delivery,
+    Message,
+    StateStore,
+    Transport,
+    decode_json,
+)
 from .schema import encode_json
 from .steps import Step, StepRegistry
 from .tracing import CURRENT_RUN, EngineObserver, HandlerRun, IdSource
@@ -88,6 +98,7 @@ class Engine:
         self.runs: deque[HandlerRun] = deque(maxlen=history)
         self._observers: list[EngineObserver] = []
         self._state_access = StateAccess(state)
+        self._deadlines = Deadlines()
         self._active = 0
         self._quiet: asyncio.Event | None = None
         self._started = False
@@ -195,9 +206,13 @@ class Engine:
     async def _publish(
         self, source: str, topic: str, data: Any, trace_id: str, group_id: str | None
     ) -> Message:
-        raw = json_encode(data, f"data emitted to {topic!r}")
-        message = Message(self.ids.message_id(), topic, json.loads(raw), trace_id,
-                          self.clock.now(), source, group_id, raw)  # fmt: skip
+        try:
+            raw = encode_json(data)
+        except TypeError:
+            raw = json_encode(data, f"data emitted to {topic!r}")  # raises, saying what
+        # The history's copy is decoded only if something reads it (observers, tests).
+        message = Message(self.ids.message_id(), topic, UNDECODED, trace_id, self.clock.now(),
+                          source, group_id, raw)  # fmt: skip
         self.events.append(message)
         for observer in self._observers:
             observer.on_emit(message)
@@ -212,9 +227,13 @@ class Engine:
         try:
             # Each delivery decodes its own copy: a handler that mutates its input must not
             # change what other subscribers, or the event history, see.
-            data = json.loads(message.raw) if message.raw is not None else json_copy(message.data)
-            what = f"input of step {step.name!r} from topic {message.topic!r}"
-            payload = step.input.validate(data, what) if step.input is not None else data
+            raw = message.raw
+            data = decode_json(raw) if raw is not None else json_copy(message.data)
+            if step.input is None:
+                payload = data
+            else:
+                what = f"input of step {step.name!r} from topic {message.topic!r}"
+                payload = step.input.validate(data, what)
         except (InputValidationError, TypeError) as exc:
             self._begin(run)
             run.outcome, run.error, run.settled = "invalid", str(exc), "dead_letter"
@@ -248,12 +267,22 @@ class Engine:
     ) -> Any:
         """Run ``call`` with the step's timeout, recording the outcome on ``run``."""
         token = CURRENT_RUN.set(run)
-        deadline = None
+        timed_out = False
         try:
             # Observers may raise HandlerCrash here: the process died as the handler started.
             self._begin(run)
-            async with asyncio.timeout(step.timeout) as deadline:
+            deadline = self._deadlines.enter(step.timeout)
+            try:
                 result = await call()
+            except asyncio.CancelledError:
+                if self._deadlines.leave(deadline, cancelled=True):
+                    timed_out = True
+                    raise TimeoutError from None
+                raise
+            except BaseException:
+                self._deadlines.leave(deadline, cancelled=False)
+                raise
+            self._deadlines.leave(deadline, cancelled=False)
         except HandlerCrash as exc:
             run.outcome, run.error = "error", f"crash: {exc}"
             result = _CRASHED
@@ -261,7 +290,7 @@ class Engine:
             run.outcome, run.error = "error", "cancelled"
             raise
         except Exception as exc:
-            if isinstance(exc, TimeoutError) and deadline is not None and deadline.expired():
+            if timed_out:
                 run.outcome, run.error = "timeout", f"handler timed out after {step.timeout:g}s"
             else:
                 run.outcome, run.error = "error", f"{type(exc).__name__}: {exc}"

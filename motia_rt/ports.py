@@ -7,12 +7,15 @@ in-memory reference adapter (``motia_rt.clock``, ``motia_rt.transport.memory``,
 
 from __future__ import annotations
 
+import json
+import json.scanner
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 __all__ = [
     "JSON",
+    "UNDECODED",
     "Clock",
     "DeadLetter",
     "DeliverFn",
@@ -22,6 +25,7 @@ __all__ = [
     "StateStore",
     "Subscription",
     "Transport",
+    "decode_json",
 ]
 
 JSON: TypeAlias = Any
@@ -42,25 +46,92 @@ class Clock(Protocol):
     async def sleep(self, seconds: float) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One emitted event as it travels: JSON data plus the trace it belongs to."""
+UNDECODED: Any = type("Undecoded", (), {"__repr__": lambda self: "UNDECODED"})()
+"""Pass as ``Message(data=UNDECODED, raw=text)``: ``data`` is decoded from ``raw`` on first read."""
 
-    id: str
-    topic: str
-    data: JSON
-    trace_id: str
-    emitted_at: float
-    source: str = "external"
-    """Name of the emitting step, or ``"external"`` / ``"http"`` / ``"cron"``."""
-    group_id: str | None = None
-    """Motia's ``messageGroupId``: FIFO subscribers keep order within a group."""
-    raw: str | None = field(default=None, repr=False, compare=False)
-    """``data`` as JSON text, when the emitter has it (a delivery decodes its own copy)."""
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
+    json.JSONDecoder()  # type: ignore[arg-type]  # typeshed types the C scanner class oddly
+)
+
+
+class Message:
+    """One emitted event as it travels: JSON data plus the trace it belongs to.
+
+    Treat it as immutable. It is a plain slotted class rather than a frozen dataclass because one
+    is built per emit and per delivery read from a broker, and a frozen dataclass pays an
+    ``object.__setattr__`` per field; for the same reason ``data`` may be left ``UNDECODED`` and
+    is then decoded from ``raw`` the first time something reads it.
+    """
+
+    __slots__ = ("_data", "emitted_at", "group_id", "id", "raw", "source", "topic", "trace_id")
+
+    def __init__(
+        self,
+        id: str,
+        topic: str,
+        data: JSON,
+        trace_id: str,
+        emitted_at: float,
+        source: str = "external",
+        group_id: str | None = None,
+        raw: str | None = None,
+    ) -> None:
+        if data is UNDECODED and raw is None:
+            raise ValueError("a Message with UNDECODED data needs its raw JSON text")
+        self.id = id
+        self.topic = topic
+        self._data = data
+        self.trace_id = trace_id
+        self.emitted_at = emitted_at
+        self.source = source
+        """Name of the emitting step, or ``"external"`` / ``"http"`` / ``"cron"``."""
+        self.group_id = group_id
+        """Motia's ``messageGroupId``: FIFO subscribers keep order within a group."""
+        self.raw = raw
+        """``data`` as JSON text, when the emitter has it (a delivery decodes its own copy)."""
+
+    @property
+    def data(self) -> JSON:
+        if self._data is UNDECODED:
+            assert self.raw is not None
+            self._data = decode_json(self.raw)
+        return self._data
 
     @property
     def time(self) -> float:
         return self.emitted_at
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.id, self.topic, self.data, self.trace_id, self.emitted_at, self.source,
+                self.group_id)  # fmt: skip
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Message)
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"Message(id={self.id!r}, topic={self.topic!r}, data={self.data!r}, "
+            f"trace_id={self.trace_id!r}, emitted_at={self.emitted_at!r}, "
+            f"source={self.source!r}, group_id={self.group_id!r})"
+        )
+
+
+def decode_json(text: str) -> JSON:
+    """Decode JSON text this package encoded itself (no surrounding whitespace): the C scanner
+    directly, without ``json.loads``'s two whitespace regex matches. Anything else falls back to
+    ``json.loads`` and its errors."""
+    try:
+        value, end = _scan_json(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    if end != len(text):
+        return json.loads(text)
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +145,11 @@ class Subscription:
     visibility_timeout: float = 30.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Delivery:
-    """One attempt at handing ``message`` to the step of ``subscription``. ``attempt`` starts at 1."""
+    """One attempt at handing ``message`` to the step of ``subscription``. ``attempt`` starts at 1.
+
+    Treat it as immutable (not frozen only because one is built per delivery, see ``Message``)."""
 
     message: Message
     subscription: Subscription

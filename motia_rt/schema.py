@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from json import encoder as _json_encoder
 from typing import Any
 
 import jsonschema
@@ -76,20 +78,50 @@ class Schema:
 def _model_default(value: Any) -> Any:
     if isinstance(value, pydantic.BaseModel):
         return value.model_dump(mode="json")
+    return _not_json(value)
+
+
+def _encoder(
+    item_separator: str, key_separator: str, default: Callable[[Any], Any]
+) -> Callable[[Any], str]:
+    """A reusable JSON encoder: NaN and infinities refused, other values through ``default``.
+
+    ``json.dumps`` with options builds an encoder per call, and ``JSONEncoder.encode`` still builds
+    its C encoder per call; this builds the C encoder once. It is made without a circular-reference
+    memo (a memo left dirty by a failed encode would flag later, innocent values), so a cycle
+    surfaces as ``RecursionError``, which ``encode_json`` reports as not JSON.
+    """
+    c_make_encoder: Any = getattr(_json_encoder, "c_make_encoder", None)
+    if c_make_encoder is None:  # pragma: no cover - CPython always has the C accelerator
+        encoder = json.JSONEncoder(
+            allow_nan=False, default=default, separators=(item_separator, key_separator)
+        )
+        return encoder.encode
+    make = c_make_encoder(None, default, _json_encoder.encode_basestring_ascii, None, key_separator,
+                          item_separator, False, False, False)  # fmt: skip
+    return lambda value: "".join(make(value, 0))
+
+
+def _not_json(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-# One encoder for all calls: json.dumps with options builds a new one every time.
-_ENCODER = json.JSONEncoder(allow_nan=False, default=_model_default)
+_encode = _encoder(", ", ": ", _model_default)
+_encode_plain = _encoder(",", ":", _not_json)
 
 
-def encode_json(value: Any) -> str:
+def encode_json(value: Any, *, plain: bool = False) -> str:
     """JSON text of ``value`` (pydantic models, also nested, are dumped); NaN and infinities are
-    refused. Raises ``TypeError`` for anything that is not JSON."""
+    refused. Raises ``TypeError`` for anything that is not JSON.
+
+    ``plain=True`` is the state stores' form: no spaces after ``,`` and ``:``, and pydantic models
+    refused like any other non-JSON value (``context.state`` converts them before the store)."""
     try:
-        return _ENCODER.encode(value)
+        return (_encode_plain if plain else _encode)(value)
     except ValueError as exc:
         raise TypeError(str(exc)) from None
+    except RecursionError:
+        raise TypeError("circular reference (or nesting too deep to be JSON)") from None
 
 
 def to_json(value: Any) -> Any:

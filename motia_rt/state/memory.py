@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..ports import JSON
+from ..ports import decode_json as _decode
+from ..schema import encode_json
 
 __all__ = ["MemoryStateStore"]
 
 
 def _encode(value: Any) -> str:
     try:
-        return json.dumps(value, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
+        return encode_json(value, plain=True)
+    except TypeError as exc:
         raise TypeError(f"state values must be JSON: {exc}") from None
 
 
@@ -25,30 +26,30 @@ class MemoryStateStore:
 
     async def get(self, group: str, key: str) -> JSON | None:
         raw = self._groups.get(group, {}).get(key)
-        return None if raw is None else json.loads(raw)
+        return None if raw is None else _decode(raw)
 
     async def set(self, group: str, key: str, value: JSON) -> JSON:
         raw = _encode(value)
         self._groups.setdefault(group, {})[key] = raw
-        return json.loads(raw)
+        return _decode(raw)
 
     async def delete(self, group: str, key: str) -> JSON | None:
         entries = self._groups.get(group)
         raw = entries.pop(key, None) if entries is not None else None
         if entries is not None and not entries:
             del self._groups[group]
-        return None if raw is None else json.loads(raw)
+        return None if raw is None else _decode(raw)
 
     async def get_group(self, group: str) -> list[JSON]:
         entries = self._groups.get(group, {})
-        return [json.loads(entries[k]) for k in sorted(entries)]
+        return [_decode(entries[k]) for k in sorted(entries)]
 
     async def clear(self, group: str) -> None:
         self._groups.pop(group, None)
 
     async def items(self, group: str) -> dict[str, JSON]:
         entries = self._groups.get(group, {})
-        return {k: json.loads(entries[k]) for k in sorted(entries)}
+        return {k: _decode(entries[k]) for k in sorted(entries)}
 
     async def groups(self) -> list[str]:
         return sorted(self._groups)
@@ -56,6 +57,6 @@ class MemoryStateStore:
     def snapshot(self) -> dict[str, dict[str, JSON]]:
         """Every group and key, decoded, read synchronously (for invariants and inspection)."""
         return {
-            g: {k: json.loads(v) for k, v in sorted(e.items())}
+            g: {k: _decode(v) for k, v in sorted(e.items())}
             for g, e in sorted(self._groups.items())
         }

@@ -1,0 +1,89 @@
+"""The JSON fast paths: one reusable C encoder, the C scanner for our own text, lazy Message data."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pydantic
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from motia_rt.context import StateAccess
+from motia_rt.ports import UNDECODED, Message, decode_json
+from motia_rt.schema import encode_json
+from motia_rt.state.memory import MemoryStateStore
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(JSON_VALUES)
+def test_encode_matches_json_dumps_and_decodes_back(value: Any) -> None:
+    assert encode_json(value) == json.dumps(value)
+    assert encode_json(value, plain=True) == json.dumps(value, separators=(",", ":"))
+    assert decode_json(encode_json(value)) == json.loads(json.dumps(value))
+
+
+@given(JSON_VALUES)
+def test_lazy_message_data_equals_the_decoded_message(value: Any) -> None:
+    raw = encode_json(value)
+    lazy = Message("m1", "t", UNDECODED, "tr", 1.0, "s", None, raw)
+    eager = Message("m1", "t", json.loads(raw), "tr", 1.0, "s", None, raw)
+    assert lazy == eager
+    assert lazy.data == eager.data
+    assert repr(lazy) == repr(eager)
+
+
+@pytest.mark.parametrize("text", [' {"a": 1}', '{"a": 1} ', "[1] [2]", "nul"])
+def test_decode_of_foreign_text_behaves_like_json_loads(text: str) -> None:
+    try:
+        expected: Any = json.loads(text)
+    except ValueError:
+        with pytest.raises(ValueError):
+            decode_json(text)
+    else:
+        assert decode_json(text) == expected
+
+
+class Item(pydantic.BaseModel):
+    sku: str
+
+
+def test_models_are_dumped_unless_plain_and_non_json_is_a_type_error() -> None:
+    assert encode_json({"item": Item(sku="A")}) == '{"item": {"sku": "A"}}'
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        encode_json({"item": Item(sku="A")}, plain=True)
+    with pytest.raises(TypeError, match="not JSON"):
+        encode_json({"x": object()})
+    with pytest.raises(TypeError, match="Out of range"):
+        encode_json([math.nan])
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    with pytest.raises(TypeError, match="circular"):
+        encode_json(cycle)
+    # A failed encode leaves nothing behind that would fail the next one.
+    assert encode_json([[1], [1]]) == "[[1], [1]]"
+
+
+def test_undecoded_data_needs_raw_text() -> None:
+    with pytest.raises(ValueError, match="raw"):
+        Message("m1", "t", UNDECODED, "tr", 1.0)
+
+
+async def test_state_access_converts_models_also_nested_and_refuses_the_rest() -> None:
+    state = StateAccess(MemoryStateStore())
+    assert await state.set("g", "a", Item(sku="A")) == {"sku": "A"}
+    assert await state.set("g", "b", {"items": [Item(sku="B")]}) == {"items": [{"sku": "B"}]}
+    assert await state.get("g", "b") == {"items": [{"sku": "B"}]}
+    with pytest.raises(TypeError, match="state values must be JSON"):
+        await state.set("g", "c", {"x": object()})
