@@ -20,13 +20,21 @@ from starlette.routing import BaseRoute, Route
 
 from .engine import Engine
 from .errors import InputValidationError
-from .schema import to_json
+from .schema import json_encoder, to_json
 from .steps import Step, route_key, route_pattern
 
 __all__ = ["DEFAULT_BODY_LIMIT", "ApiRequest", "api_routes", "build_app"]
 
 DEFAULT_BODY_LIMIT = 1024 * 1024
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Starlette's JSONResponse form (compact, UTF-8), with pydantic models dumped, encoder built once.
+_to_text = json_encoder(",", ":", ascii_only=False)
+
+
+def _encode_response(body: Any) -> bytes:
+    return _to_text(body).encode("utf-8")
+
+
 log = logging.getLogger("motia.http")
 
 
@@ -130,9 +138,9 @@ class _Endpoint:
             exc.response.headers["x-trace-id"] = trace_id
             return exc.response
         params = dict(zip(self.names[request.method], request.path_params.values(), strict=False))
-        req = ApiRequest(body, params, _query(request),
-                         {k.lower(): v for k, v in request.headers.items()},
-                         request.method, request.url.path, trace_id)  # fmt: skip
+        query = _query(request) if request.scope.get("query_string") else {}
+        req = ApiRequest(body, params, query, dict(request.headers.items()),
+                         request.method, request.scope["path"], trace_id)  # fmt: skip
         try:
             result = await self.engine.run_api(step, req, trace_id)
         except TimeoutError:
@@ -160,9 +168,7 @@ class _Endpoint:
                 raise _ClientError(error(415, f"expected Content-Type application/json, "
                                               f"got {content_type or 'none'!r}"))  # fmt: skip
             try:
-                body: Any = json.loads(raw, parse_constant=_reject_constant)
-                # Lone surrogates parse but cannot be sent back out as UTF-8.
-                json.dumps(body, ensure_ascii=False).encode("utf-8")
+                body: Any = _parse_json(raw)
             except (ValueError, UnicodeError) as exc:
                 raise _ClientError(error(400, f"malformed JSON body: {exc}")) from None
         else:
@@ -182,9 +188,11 @@ class _Endpoint:
             return error(500, "internal error: the handler returned no status",
                          step=step.name, traceId=trace_id)  # fmt: skip
         assert isinstance(result, Mapping)
-        body = to_json(result.get("body"))
+        body = result.get("body")
         schema = step.responses.get(status)
-        if schema is not None:
+        if schema is not None and not (schema.model is not None and type(body) is schema.model):
+            # An instance of the declared model was validated when it was made.
+            body = to_json(body)
             try:
                 schema.validate(body, f"response body of {step.name} for status {status}")
             except InputValidationError as exc:
@@ -196,10 +204,11 @@ class _Endpoint:
         if body is None:
             return Response(status_code=status, headers=headers)
         try:
-            return JSONResponse(body, status_code=status, headers=headers)
+            content = _encode_response(body)
         except (TypeError, ValueError):
             return error(500, "internal error: the response body is not JSON",
                          step=step.name, traceId=trace_id)  # fmt: skip
+        return Response(content, status_code=status, headers=headers, media_type="application/json")
 
 
 class _ClientError(Exception):
@@ -209,6 +218,27 @@ class _ClientError(Exception):
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+# One decoder for every request: json.loads with options builds a new one per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def _parse_json(raw: bytes) -> Any:
+    """A request body as JSON: NaN and infinities refused, and lone surrogates too (they parse,
+    but cannot be sent back out as UTF-8). ``ValueError`` / ``UnicodeError`` say what is wrong."""
+    try:
+        text = raw.decode("utf-8")  # strict: encoded surrogates fail here
+    except UnicodeDecodeError:
+        # UTF-16/32 bodies, which json.loads also accepts, or invalid UTF-8.
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        escaped = True
+    else:
+        escaped = "\\u" in text  # a surrogate can only come from a \u escape
+    body = _DECODER.decode(text)
+    if escaped:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    return body
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

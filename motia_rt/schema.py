@@ -12,7 +12,7 @@ import pydantic
 
 from .errors import InputValidationError
 
-__all__ = ["Schema", "SchemaError", "encode_json", "to_json"]
+__all__ = ["Schema", "SchemaError", "encode_json", "json_encoder", "to_json"]
 
 
 class SchemaError(ValueError):
@@ -81,24 +81,36 @@ def _model_default(value: Any) -> Any:
     return _not_json(value)
 
 
-def _encoder(
-    item_separator: str, key_separator: str, default: Callable[[Any], Any]
+def json_encoder(
+    item_separator: str,
+    key_separator: str,
+    default: Callable[[Any], Any] | None = None,
+    *,
+    ascii_only: bool = True,
 ) -> Callable[[Any], str]:
-    """A reusable JSON encoder: NaN and infinities refused, other values through ``default``.
+    """A reusable JSON encoder: NaN and infinities refused, pydantic models dumped (or what
+    ``default`` does with values that are not JSON), non-ASCII escaped if ``ascii_only``.
 
     ``json.dumps`` with options builds an encoder per call, and ``JSONEncoder.encode`` still builds
     its C encoder per call; this builds the C encoder once. It is made without a circular-reference
     memo (a memo left dirty by a failed encode would flag later, innocent values), so a cycle
     surfaces as ``RecursionError``, which ``encode_json`` reports as not JSON.
     """
+    default = default or _model_default
     c_make_encoder: Any = getattr(_json_encoder, "c_make_encoder", None)
     if c_make_encoder is None:  # pragma: no cover - CPython always has the C accelerator
         encoder = json.JSONEncoder(
-            allow_nan=False, default=default, separators=(item_separator, key_separator)
+            allow_nan=False,
+            default=default,
+            separators=(item_separator, key_separator),
+            ensure_ascii=ascii_only,
         )
         return encoder.encode
-    make = c_make_encoder(None, default, _json_encoder.encode_basestring_ascii, None, key_separator,
-                          item_separator, False, False, False)  # fmt: skip
+    strings = (
+        _json_encoder.encode_basestring_ascii if ascii_only else _json_encoder.encode_basestring
+    )
+    make = c_make_encoder(None, default, strings, None, key_separator, item_separator, False,
+                          False, False)  # fmt: skip
     return lambda value: "".join(make(value, 0))
 
 
@@ -106,8 +118,8 @@ def _not_json(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-_encode = _encoder(", ", ": ", _model_default)
-_encode_plain = _encoder(",", ":", _not_json)
+_encode = json_encoder(", ", ": ")
+_encode_plain = json_encoder(",", ":", _not_json)
 
 
 def encode_json(value: Any, *, plain: bool = False) -> str:

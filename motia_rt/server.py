@@ -43,6 +43,7 @@ def create_app(
     dev: bool = True,
     token: str | None = None,
     watch: bool = False,
+    history: int = 10_000,
 ) -> Starlette:
     """Load the steps and build the ASGI app; the engine starts with the app's lifespan.
 
@@ -50,6 +51,9 @@ def create_app(
     (live events, workbench, state, dead letters); with ``dev=False`` they need ``token``. The
     engine is at ``app.state.engine`` and the event log at ``app.state.event_log``. ``watch=True``
     reloads the steps when a file under their folder changes (``motia-rt dev``), keeping state.
+    ``history`` bounds the emits and handler runs the engine remembers (``engine.events``,
+    ``engine.runs``): a server keeps fewer than a test runtime, so that memory and the garbage
+    collector's full passes stay small under load.
     """
     registry = steps_dir if isinstance(steps_dir, StepRegistry) else load_steps(steps_dir)
     clock = AsyncioClock()
@@ -61,6 +65,7 @@ def create_app(
         services=services,
         rng=random.Random(),
         retry=retry,
+        history=history,
     )
 
     schedulers: list[CronScheduler] = []
@@ -93,7 +98,8 @@ def create_app(
             await engine.close()
 
     log = EventLog()
-    engine.add_observer(log)
+    if dev or token:  # otherwise nothing can read it: the dev tools answer 404
+        engine.add_observer(log)
     tools = devtools_routes(engine, log, dev=dev, token=token)
     app = build_app(engine, body_limit=body_limit, lifespan=lifespan, extra_routes=tools)
     app.state.engine = engine

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from motia_rt.context import StateAccess
+from motia_rt.http import _parse_json, _reject_constant
 from motia_rt.ports import UNDECODED, Message, decode_json
 from motia_rt.schema import encode_json
 from motia_rt.state.memory import MemoryStateStore
@@ -87,3 +88,32 @@ async def test_state_access_converts_models_also_nested_and_refuses_the_rest() -
     assert await state.get("g", "b") == {"items": [{"sku": "B"}]}
     with pytest.raises(TypeError, match="state values must be JSON"):
         await state.set("g", "c", {"x": object()})
+
+
+def _old_parse(raw: bytes) -> Any:
+    """What the HTTP layer did before ``_parse_json``: the reference behaviour."""
+    body = json.loads(raw, parse_constant=_reject_constant)
+    json.dumps(body, ensure_ascii=False).encode("utf-8")
+    return body
+
+
+@given(
+    st.one_of(
+        JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+        JSON_VALUES.map(lambda v: json.dumps(v, ensure_ascii=False).encode()),
+        JSON_VALUES.map(lambda v: json.dumps(v).encode("utf-16")),
+        st.text().map(lambda t: json.dumps(t, ensure_ascii=False).encode("utf-8", "surrogatepass")),
+        st.sampled_from(
+            [b"NaN", b'{"a": Infinity}', b'"\\ud800"', b'["\\udc00x"]', b"\xed\xa0\x80"]
+        ),
+        st.binary(max_size=12),
+    )
+)
+def test_request_bodies_parse_as_before(raw: bytes) -> None:
+    try:
+        expected = _old_parse(raw)
+    except (ValueError, UnicodeError):
+        with pytest.raises((ValueError, UnicodeError)):
+            _parse_json(raw)
+    else:
+        assert _parse_json(raw) == expected
