@@ -2,7 +2,9 @@
 
 Due deliveries wait in one ready queue; up to ``concurrency`` worker tasks take them in order and
 run them concurrently (fan-out and handler concurrency as with a real queue), without a task per
-message. FIFO subscriptions hold one unsettled delivery per (step, message group), so a message
+message. Workers are started on demand: a worker that takes a delivery while others wait, and no
+new worker is already on its way, starts one more. Handlers that never wait are run back to back by
+one worker; each handler that does wait lets one more worker in, up to ``concurrency``. FIFO subscriptions hold one unsettled delivery per (step, message group), so a message
 being retried blocks the ones behind it instead of being overtaken. Delays and retries wait on
 loop timers, not on sleeping tasks.
 """
@@ -27,6 +29,8 @@ class MemoryTransport:
         self._concurrency = concurrency
         self._ready: deque[Delivery] = deque()
         self._workers = 0
+        self._starting = 0
+        """Workers created that have not taken a delivery yet."""
         self._timers: dict[asyncio.TimerHandle, None] = {}
         self._subs: dict[str, list[Subscription]] = {}
         self._deliver: DeliverFn | None = None
@@ -147,13 +151,17 @@ class MemoryTransport:
 
     def _make_ready(self, delivery: Delivery) -> None:
         self._ready.append(delivery)
+        if not self._starting and self._workers < self._concurrency:
+            self._spawn()
+
+    def _spawn(self) -> None:
         # Counted by the workers themselves, not by task done-callbacks: a worker that saw an
         # empty queue has stopped taking work even if its task has not finished yet.
-        if self._workers < self._concurrency:
-            self._workers += 1
-            task = asyncio.get_running_loop().create_task(self._work())
-            self._tasks[task] = None
-            task.add_done_callback(self._forget)
+        self._workers += 1
+        self._starting += 1
+        task = asyncio.get_running_loop().create_task(self._work())
+        self._tasks[task] = None
+        task.add_done_callback(self._forget)
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         self._tasks.pop(task, None)
@@ -161,9 +169,12 @@ class MemoryTransport:
     async def _work(self) -> None:
         assert self._deliver is not None
         ready = self._ready
+        self._starting -= 1
         try:
             while ready:
                 delivery = ready.popleft()
+                if ready and not self._starting and self._workers < self._concurrency:
+                    self._spawn()  # in case this handler waits: someone takes the next one
                 try:
                     await self._deliver(delivery)
                 except Exception as exc:
