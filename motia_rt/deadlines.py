@@ -21,11 +21,25 @@ __all__ = ["Deadline", "Deadlines"]
 class Deadline:
     """The timeout state of one task: the running run's deadline and the timer watching it."""
 
-    __slots__ = ("armed", "cancelling", "expired", "loop", "sweeping", "task", "timer", "when")
+    __slots__ = (
+        "armed",
+        "cancelling",
+        "expired",
+        "kept",
+        "loop",
+        "sweeping",
+        "task",
+        "timer",
+        "when",
+    )
 
-    def __init__(self, task: asyncio.Task[object], loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, task: asyncio.Task[object], loop: asyncio.AbstractEventLoop, kept: bool
+    ) -> None:
         self.task = task
         self.loop = loop
+        self.kept = kept
+        """Kept for the task's next run (a worker); otherwise its timer goes with its run."""
         self.when: float | None = None
         """The running run's deadline (loop time); None between runs."""
         self.timer: asyncio.TimerHandle | None = None
@@ -44,13 +58,17 @@ class Deadlines:
     def __init__(self) -> None:
         self._by_task: dict[asyncio.Task[object], Deadline] = {}
 
-    def enter(self, seconds: float) -> Deadline:
+    def enter(self, seconds: float, *, reuse: bool = True) -> Deadline:
+        """Start a run of at most ``seconds`` in the current task. ``reuse=False`` for a task that
+        runs one handler and ends (an HTTP request): its timer is cancelled as the run ends."""
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("a handler must run inside an asyncio task")
-        d = self._by_task.get(task)
+        d = self._by_task.get(task) if reuse else None
         if d is None:
-            d = self._by_task[task] = Deadline(task, task.get_loop())
+            d = Deadline(task, task.get_loop(), reuse)
+            if reuse:
+                self._by_task[task] = d
         d.when = when = d.loop.time() + seconds
         d.cancelling = task.cancelling()
         d.expired = False
@@ -63,7 +81,11 @@ class Deadlines:
     def leave(self, d: Deadline, cancelled: bool) -> bool:
         """End the run; True when its ``CancelledError`` is the deadline's (raise TimeoutError)."""
         d.when = None
-        if not d.sweeping:
+        if not d.kept:
+            if d.timer is not None:
+                d.timer.cancel()
+                d.timer = None
+        elif not d.sweeping:
             d.sweeping = True
             d.loop.call_soon(self._sweep, d)
         if d.expired:

@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from .engine import Engine
 from .eventlog import EventLog
@@ -148,16 +148,18 @@ def devtools_routes(
     """The ``/__motia/*`` routes. ``log`` must already observe ``engine``."""
     tools = _DevTools(engine, log, dev=dev, token=token)
     g = tools.guard
-    return [
-        Route("/__motia/events", g(tools.events)),
-        Route("/__motia/status", g(tools.status)),
-        Route("/__motia/emit", g(tools.emit), methods=["POST"]),
-        Route("/__motia/flows", g(tools.flows)),
-        Route("/__motia/state", g(tools.state)),
-        Route("/__motia/state/{group:path}", g(tools.state)),
-        Route("/__motia/dead-letters", g(tools.dead_letters)),
-        Route("/__motia/dead-letters/{id}/redrive", g(tools.redrive), methods=["POST"]),
-        Route("/__motia/traces", g(tools.traces)),
-        Route("/__motia/openapi.json", g(tools.openapi)),
-        Route("/__motia/workbench", g(tools.workbench)),
+    # One Mount: a request for an api route is checked against one prefix, not eleven routes.
+    routes = [
+        Route("/events", g(tools.events)),
+        Route("/status", g(tools.status)),
+        Route("/emit", g(tools.emit), methods=["POST"]),
+        Route("/flows", g(tools.flows)),
+        Route("/state", g(tools.state)),
+        Route("/state/{group:path}", g(tools.state)),
+        Route("/dead-letters", g(tools.dead_letters)),
+        Route("/dead-letters/{id}/redrive", g(tools.redrive), methods=["POST"]),
+        Route("/traces", g(tools.traces)),
+        Route("/openapi.json", g(tools.openapi)),
+        Route("/workbench", g(tools.workbench)),
     ]
+    return [Mount("/__motia", routes=routes)]

@@ -13,6 +13,7 @@ import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from .context import FlowContext, ServiceRegistry, StateAccess
@@ -142,14 +143,13 @@ class Engine:
         assert step.handler is not None
         run = HandlerRun(step.name, "api", trace_id, self.clock.now())
         ctx = self.context(step, trace_id)
-        handler = step.handler
-
-        async def call(i: int) -> Any:
-            if i < len(step.middleware):
-                return await step.middleware[i](request, ctx, lambda: call(i + 1))
-            return await handler(request, ctx)
-
-        result = await self._supervised(run, step, lambda: call(0), reraise=True)
+        # Each middleware gets ``next``: the rest of the chain. Built from partials, not from a
+        # closure that calls itself: that is a reference cycle per request, and every request's
+        # objects then wait for the garbage collector instead of being freed as it ends.
+        call: Callable[[], Awaitable[Any]] = partial(step.handler, request, ctx)
+        for middleware in reversed(step.middleware):
+            call = partial(middleware, request, ctx, call)
+        result = await self._supervised(run, step, call, reraise=True)
         if result is _CRASHED:
             raise RuntimeError(f"the process running {step.name} crashed: {run.error}")
         return result
@@ -271,7 +271,8 @@ class Engine:
         try:
             # Observers may raise HandlerCrash here: the process died as the handler started.
             self._begin(run)
-            deadline = self._deadlines.enter(step.timeout)
+            # Deliveries run back to back in long-lived worker tasks, which keep their timer.
+            deadline = self._deadlines.enter(step.timeout, reuse=run.kind == "event")
             try:
                 result = await call()
             except asyncio.CancelledError:

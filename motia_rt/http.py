@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -81,25 +81,36 @@ class ApiRequest:
 
 
 def error(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
+    """A JSON error; one that names its ``traceId`` also carries it as the ``x-trace-id`` header."""
+    response = JSONResponse({"error": message, **extra}, status_code=status)
+    if "traceId" in extra:
+        response.headers["x-trace-id"] = extra["traceId"]
+    return response
 
 
 class _PayloadTooLarge(Exception):
     pass
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+async def _read_body(request: Request, headers: Mapping[str, str], limit: int) -> bytes:
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _PayloadTooLarge
+    # The ASGI messages directly: Request.stream() is an async generator around the same loop.
+    receive = request.receive
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise _PayloadTooLarge
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _is_json(content_type: str) -> bool:
@@ -132,15 +143,16 @@ class _Endpoint:
     async def handle(self, request: Request) -> Response:
         step = self.by_method[request.method]  # the route only accepts these methods
         trace_id = self.engine.new_trace_id()
+        headers = dict(request.headers.items())
         try:
-            body = await self._body(request, step)
+            body = await self._body(request, headers, step)
         except _ClientError as exc:
             exc.response.headers["x-trace-id"] = trace_id
             return exc.response
         params = dict(zip(self.names[request.method], request.path_params.values(), strict=False))
         query = _query(request) if request.scope.get("query_string") else {}
-        req = ApiRequest(body, params, query, dict(request.headers.items()),
-                         request.method, request.scope["path"], trace_id)  # fmt: skip
+        req = ApiRequest(body, params, query, headers, request.method, request.scope["path"],
+                         trace_id)  # fmt: skip
         try:
             result = await self.engine.run_api(step, req, trace_id)
         except TimeoutError:
@@ -151,19 +163,18 @@ class _Endpoint:
                              traceId=trace_id)  # fmt: skip
         else:
             response = self._response(step, result, trace_id)
-        response.headers.setdefault("x-trace-id", trace_id)
-        return response
+        return response  # every response of a run carries x-trace-id
 
-    async def _body(self, request: Request, step: Step) -> Any:
+    async def _body(self, request: Request, headers: Mapping[str, str], step: Step) -> Any:
         raw = b""
         if request.method in _BODY_METHODS:
             try:
-                raw = await _read_body(request, self.body_limit)
+                raw = await _read_body(request, headers, self.body_limit)
             except _PayloadTooLarge:
                 raise _ClientError(error(413, f"request body exceeds {self.body_limit} bytes",
                                          limit=self.body_limit)) from None  # fmt: skip
         if raw.strip():
-            content_type = request.headers.get("content-type", "")
+            content_type = headers.get("content-type", "")
             if not _is_json(content_type):
                 raise _ClientError(error(415, f"expected Content-Type application/json, "
                                               f"got {content_type or 'none'!r}"))  # fmt: skip

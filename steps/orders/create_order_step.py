@@ -63,13 +63,13 @@ async def handler(req: ApiRequest, context: FlowContext) -> dict[str, Any]:
 
     event = OrderEvent(
         orderId=order_id, email=body.email, items=body.items, paymentMethod=body.paymentMethod
-    )
+    ).model_dump(mode="json")
     # Emit before storing. If the process dies in between, the client's retry finds no order and
     # emits again, which downstream steps absorb (they are idempotent per orderId). Storing first
     # would let that retry answer 202 for a saga that never started.
     await context.emit({"topic": "order.created", "data": event})
     record = {
-        **event.model_dump(mode="json"),
+        **event,
         "clientOrderId": key,
         "fingerprint": _fingerprint(body),
         "traceId": context.trace_id,

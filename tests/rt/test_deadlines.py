@@ -95,3 +95,25 @@ def test_runs_in_many_tasks_each_keep_their_own_deadline() -> None:
         return list(await asyncio.gather(*(_run(deadlines, s, 2.5) for s in (1, 2, 3, 4))))
 
     assert run_simulated(main, seed=0) == ["ok", "ok", "timeout", "timeout"]
+
+
+def test_a_run_not_reused_cancels_its_timer_as_it_ends() -> None:
+    async def main() -> tuple[list[str], int]:
+        deadlines = Deadlines()
+        loop = asyncio.get_running_loop()
+        outcomes = []
+        for seconds, timeout in ((0, 30.0), (3, 1.5)):
+            d = deadlines.enter(timeout, reuse=False)
+            try:
+                await asyncio.sleep(seconds)
+            except asyncio.CancelledError:
+                assert deadlines.leave(d, cancelled=True)
+                outcomes.append("timeout")
+            else:
+                deadlines.leave(d, cancelled=False)
+                outcomes.append("ok")
+            live = [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
+            assert live == [], "nothing may wait on a run that has ended"
+        return outcomes, len(deadlines._by_task)
+
+    assert run_simulated(main, seed=0) == (["ok", "timeout"], 0)

@@ -380,31 +380,34 @@ async def test_wrong_method_is_405_with_allow_header(rt: Runtime) -> None:
 async def test_handler_exception_is_500_with_the_trace_id_of_the_recorded_run(
     rt: Runtime,
 ) -> None:
-    body = assert_json_error(await rt.get("/boom"), 500)
+    r = await rt.get("/boom")
+    body = assert_json_error(r, 500)
     assert "kaboom" not in body["error"]
     (run,) = rt.runs("Boom")
     assert run.outcome == "error"
     assert run.error is not None and "kaboom in handler" in run.error
-    assert body["traceId"] == run.trace_id
+    assert body["traceId"] == run.trace_id == r.headers["x-trace-id"]
 
 
 async def test_handler_timeout_is_504_with_trace_id(rt: Runtime) -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
-    body = assert_json_error(await rt.get("/slow"), 504)
+    r = await rt.get("/slow")
+    body = assert_json_error(r, 504)
     assert loop.time() - started < 2
     (run,) = rt.runs("Slow")
     assert run.outcome == "timeout"
-    assert body["traceId"] == run.trace_id
+    assert body["traceId"] == run.trace_id == r.headers["x-trace-id"]
 
 
 @pytest.mark.parametrize(
     "what", ["string", "none", "list", "no-status", "str-status", "float-status", "not-json"]
 )
 async def test_handler_returning_no_valid_response_is_500_json(rt: Runtime, what: str) -> None:
-    body = assert_json_error(await rt.get(f"/returns/{what}"), 500)
+    r = await rt.get(f"/returns/{what}")
+    body = assert_json_error(r, 500)
     (run,) = rt.runs("Returns")
-    assert body["traceId"] == run.trace_id
+    assert body["traceId"] == run.trace_id == r.headers["x-trace-id"]
 
 
 async def test_handler_returning_bool_status_is_500_json(rt: Runtime) -> None:
@@ -424,8 +427,9 @@ async def test_response_not_matching_response_schema_is_500_json(rt: Runtime) ->
     good = await rt.get("/receipts/good")
     assert good.status_code == 200 and good.json() == {"id": "r1"}
     for kind in ("bad-model", "bad-json-schema"):
-        body = assert_json_error(await rt.get(f"/receipts/{kind}"), 500)
-        assert body["errors"] and body["traceId"]
+        r = await rt.get(f"/receipts/{kind}")
+        body = assert_json_error(r, 500)
+        assert body["errors"] and body["traceId"] == r.headers["x-trace-id"]
 
 
 # -- middleware ----------------------------------------------------------------------------------
