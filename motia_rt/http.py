@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from .engine import Engine
 from .errors import InputValidationError
-from .schema import json_encoder, to_json
+from .schema import UNDECIDED, json_encoder, to_json
 from .steps import Step, route_key, route_pattern
 
 __all__ = ["DEFAULT_BODY_LIMIT", "ApiRequest", "api_routes", "build_app"]
@@ -173,24 +173,27 @@ class _Endpoint:
             except _PayloadTooLarge:
                 raise _ClientError(error(413, f"request body exceeds {self.body_limit} bytes",
                                          limit=self.body_limit)) from None  # fmt: skip
-        if raw.strip():
-            content_type = headers.get("content-type", "")
-            if not _is_json(content_type):
-                raise _ClientError(error(415, f"expected Content-Type application/json, "
-                                              f"got {content_type or 'none'!r}"))  # fmt: skip
-            try:
-                body: Any = _parse_json(raw)
-            except (ValueError, UnicodeError) as exc:
-                raise _ClientError(error(400, f"malformed JSON body: {exc}")) from None
-        else:
-            body = {} if step.body is not None else None
-        if step.body is not None:
-            try:
-                body = step.body.validate(body, "request body")
-            except InputValidationError as exc:
-                raise _ClientError(error(400, "request body failed validation",
-                                         errors=exc.errors)) from None  # fmt: skip
-        return body
+        schema = step.body
+        try:
+            if raw.strip():
+                content_type = headers.get("content-type", "")
+                if not _is_json(content_type):
+                    raise _ClientError(error(415, f"expected Content-Type application/json, "
+                                                  f"got {content_type or 'none'!r}"))  # fmt: skip
+                if schema is not None:
+                    body = schema.validate_json(raw, "request body")
+                    if body is not UNDECIDED:
+                        return body
+                try:
+                    body = _parse_json(raw)
+                except (ValueError, UnicodeError) as exc:
+                    raise _ClientError(error(400, f"malformed JSON body: {exc}")) from None
+            else:
+                body = {} if schema is not None else None
+            return schema.validate(body, "request body") if schema is not None else body
+        except InputValidationError as exc:
+            raise _ClientError(error(400, "request body failed validation",
+                                     errors=exc.errors)) from None  # fmt: skip
 
     def _response(self, step: Step, result: Any, trace_id: str) -> Response:
         status = result.get("status") if isinstance(result, Mapping) else None

@@ -12,7 +12,7 @@ import pydantic
 
 from .errors import InputValidationError
 
-__all__ = ["Schema", "SchemaError", "encode_json", "json_encoder", "to_json"]
+__all__ = ["UNDECIDED", "Schema", "SchemaError", "encode_json", "json_encoder", "to_json"]
 
 
 class SchemaError(ValueError):
@@ -53,16 +53,31 @@ class Schema:
     def json_schema(self) -> dict[str, Any]:
         return self._json_schema
 
+    def validate_json(self, raw: bytes, what: str = "data") -> Any:
+        """``validate(json.loads(raw))`` in one pass when pydantic can do it: a model validates
+        JSON text in Rust without building the intermediate dict (about 2.5x faster).
+
+        Returns ``UNDECIDED`` where the caller must parse ``raw`` itself and call ``validate``:
+        for a JSON Schema; for text with ``NaN`` or ``Infinity`` (pydantic accepts them in float
+        fields, JSON does not); and for anything pydantic calls invalid JSON (which may be UTF-16,
+        or deserve the caller's own error message). Raises ``InputValidationError`` otherwise.
+        """
+        if self.model is None or b"NaN" in raw or b"Infinity" in raw:
+            return UNDECIDED
+        try:
+            return self.model.model_validate_json(raw)
+        except pydantic.ValidationError as exc:
+            errors = _pydantic_errors(exc)
+            if any(e["type"] == "json_invalid" for e in errors):
+                return UNDECIDED
+            raise InputValidationError(what, errors) from None
+
     def validate(self, data: Any, what: str = "data") -> Any:
         if self.model is not None:
             try:
                 return self.model.model_validate(data)
             except pydantic.ValidationError as exc:
-                errors = [
-                    {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-                    for e in exc.errors(include_url=False)
-                ]
-                raise InputValidationError(what, errors) from None
+                raise InputValidationError(what, _pydantic_errors(exc)) from None
         found = sorted(
             self._validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]
         )
@@ -73,6 +88,17 @@ class Schema:
             ]
             raise InputValidationError(what, errors)
         return data
+
+
+UNDECIDED: Any = type("Undecided", (), {"__repr__": lambda self: "UNDECIDED"})()
+"""``Schema.validate_json`` could not decide: parse the text and call ``validate``."""
+
+
+def _pydantic_errors(exc: pydantic.ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False)
+    ]
 
 
 def _model_default(value: Any) -> Any:

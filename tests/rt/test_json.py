@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pydantic
@@ -12,9 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from motia_rt.context import StateAccess
+from motia_rt.errors import InputValidationError
 from motia_rt.http import _parse_json, _reject_constant
 from motia_rt.ports import UNDECODED, Message, decode_json
-from motia_rt.schema import encode_json
+from motia_rt.schema import UNDECIDED, Schema, encode_json
 from motia_rt.state.memory import MemoryStateStore
 
 JSON_VALUES = st.recursive(
@@ -117,3 +119,58 @@ def test_request_bodies_parse_as_before(raw: bytes) -> None:
             _parse_json(raw)
     else:
         assert _parse_json(raw) == expected
+
+
+class Body(pydantic.BaseModel):
+    n: int
+    name: str = ""
+    price: float = 0.0
+    tags: list[str] = []
+    item: Item | None = None
+
+
+BODY_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "n": st.integers() | st.floats(allow_nan=False) | st.text(max_size=3) | st.none(),
+        "name": st.text(max_size=5) | st.integers(),
+        "price": st.floats(allow_nan=False) | st.integers() | st.text(max_size=3),
+        "tags": st.lists(st.text(max_size=3) | st.integers(), max_size=3),
+        "item": st.fixed_dictionaries({"sku": st.text(max_size=3) | st.integers()}) | st.none(),
+        "extra": JSON_VALUES,
+    },
+)
+
+
+def _outcome(decide: Callable[[], Any]) -> tuple[str, Any]:
+    try:
+        return ("ok", decide())
+    except InputValidationError as exc:
+        return ("invalid", [(e["loc"], e["type"]) for e in exc.errors])
+    except (ValueError, UnicodeError):
+        return ("malformed", None)
+
+
+@given(
+    st.one_of(
+        BODY_FIELDS.map(lambda d: json.dumps(d).encode()),
+        BODY_FIELDS.map(lambda d: json.dumps(d).encode("utf-16")),
+        JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+        st.sampled_from(
+            [
+                b'{"n": NaN}',
+                b'{"n": 1, "price": Infinity}',
+                b'{"n": 1, "name": "\\ud800"}',
+                b'{"n": 1',
+            ]
+        ),
+    )
+)
+def test_one_pass_body_validation_decides_as_parse_then_validate(raw: bytes) -> None:
+    schema = Schema(Body)
+
+    def one_pass() -> Any:
+        body = schema.validate_json(raw, "request body")
+        return schema.validate(_parse_json(raw), "request body") if body is UNDECIDED else body
+
+    assert _outcome(one_pass) == _outcome(lambda: schema.validate(_parse_json(raw), "request body"))
