@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -32,6 +33,9 @@ _to_text = json_encoder(",", ":", ascii_only=False)
 
 
 def _encode_response(body: Any) -> bytes:
+    if isinstance(body, BaseModel):
+        # pydantic writes its own models straight to JSON bytes (inf/NaN become null).
+        return body.__pydantic_serializer__.to_json(body)
     return _to_text(body).encode("utf-8")
 
 

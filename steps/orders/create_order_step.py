@@ -71,7 +71,8 @@ async def handler(req: ApiRequest, context: FlowContext) -> dict[str, Any]:
     record = {
         **event,
         "clientOrderId": key,
-        "fingerprint": _fingerprint(body),
+        # What a later submission with the same key is compared with (no key: nothing to compare).
+        "fingerprint": _fingerprint(body) if key else None,
         "traceId": context.trace_id,
     }
     await context.state.set(ORDERS, order_id, record)
