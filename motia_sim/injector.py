@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import types
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from typing import Any
 
 from motia_rt.errors import HandlerCrash
 from motia_rt.ports import Delivery
@@ -29,7 +31,7 @@ from .faults import (
 )
 from .trace import Trace
 
-__all__ = ["FaultInjector", "check_plan"]
+__all__ = ["FaultInjector", "check_plan", "pass_turns"]
 
 
 def check_plan(plan: FaultPlan, registry: StepRegistry, services: list[str]) -> None:
@@ -55,7 +57,12 @@ def check_plan(plan: FaultPlan, registry: StepRegistry, services: list[str]) -> 
 
 
 class FaultInjector:
-    """One per simulated run. Every fault in ``plan`` fires at most once."""
+    """One per simulated run. Every fault in ``plan`` fires at most once.
+
+    Each kind of fault point costs only what the plan needs there: a kind the plan has no fault
+    of (crashes, delivery, service, state, cron) is not counted at all, and crashes are counted
+    only for the steps the plan crashes. The seed-drawn yields are the same whatever the plan.
+    """
 
     def __init__(self, plan: FaultPlan, rng: random.Random, trace: Trace) -> None:
         self.plan = plan
@@ -64,14 +71,21 @@ class FaultInjector:
         self.fired: list[Fault] = []
         self.explored: set[tuple[str, str]] = set()
         """(step or service, fault kind) pairs that fired in this run."""
+        self._getrandbits = rng.getrandbits
         self._spent: set[int] = set()
         self._runs: Counter[str] = Counter()
-        self._run_index: dict[int, int] = {}
-        self._effects: dict[int, Counter[str]] = {}
+        self._effects: dict[int, tuple[int, Counter[str]]] = {}
+        """id(run) -> (its index among the step's runs, side effects so far), while it runs."""
         self._messages: Counter[tuple[str, str]] = Counter()
         self._calls: Counter[str] = Counter()
         self._state_ops = 0
         self._ticks: Counter[str] = Counter()
+        faults = plan.faults
+        self.crash_steps = {f.step for f in faults if isinstance(f, Crash)}
+        """Steps the plan crashes: only their runs need counting (``on_run_start``)."""
+        self.delivery_faults_planned = any(isinstance(f, Duplicate | Delay) for f in faults)
+        self.service_faults = any(isinstance(f, ServiceFault) for f in faults)
+        self.state_faults = any(isinstance(f, StateFault) for f in faults)
 
     def _take(self, match: Callable[[Fault], bool]) -> Fault | None:
         for i, fault in enumerate(self.plan.faults):
@@ -87,18 +101,29 @@ class FaultInjector:
 
     # -- interleaving --------------------------------------------------------------------------
 
+    def yields(self) -> int:
+        """How many turns to give other runnable tasks at this fault point: 0, 0, 1 or 2, drawn
+        from the seed as ``rng.choice((0, 0, 1, 2))`` draws (the same bits, so the same runs)."""
+        bits = self._getrandbits
+        r = bits(3)
+        while r >= 4:
+            r = bits(3)
+        return _TURNS[r]
+
     async def yield_point(self) -> None:
         """Let other runnable tasks go first, as often as the seed says (zero virtual time)."""
-        for _ in range(self.rng.choice((0, 0, 1, 2))):
-            await asyncio.sleep(0)
+        turns = self.yields()
+        if turns:
+            await pass_turns(turns)
 
     # -- crashes -------------------------------------------------------------------------------
 
     def on_run_start(self, run: HandlerRun) -> None:
+        if run.step not in self.crash_steps:
+            return
         self._runs[run.step] += 1
         n = self._runs[run.step]
-        self._run_index[id(run)] = n
-        self._effects[id(run)] = Counter()
+        self._effects[id(run)] = (n, Counter())
         fault = self._take(lambda f: isinstance(f, Crash) and f.step == run.step and f.run == n
                            and f.after == "start")  # fmt: skip
         if fault is not None:
@@ -109,16 +134,19 @@ class FaultInjector:
         pass
 
     def on_run_end(self, run: HandlerRun) -> None:
-        self._effects.pop(id(run), None)
+        if self._effects:
+            self._effects.pop(id(run), None)
 
     def after_side_effect(self, kind: str) -> None:
         """Called right after a state operation, emit or service call; may crash the run."""
+        if not self._effects:
+            return
         run = CURRENT_RUN.get()
         if run is None or id(run) not in self._effects:
             return
-        counts = self._effects[id(run)]
+        n, counts = self._effects[id(run)]
         counts[kind] += 1
-        n, k = self._run_index[id(run)], counts[kind]
+        k = counts[kind]
         fault = self._take(lambda f: isinstance(f, Crash) and f.step == run.step and f.run == n
                            and f.after == kind and f.k == k)  # fmt: skip
         if fault is not None:
@@ -160,13 +188,17 @@ class FaultInjector:
             return fault
         return None
 
-    def state_fault(self, op: str) -> StateFault | None:
+    def state_fault(self, op: str, group: str, key: str | None = None) -> StateFault | None:
+        """The fault for this state operation (``op`` on ``group``/``key``), if the plan has one."""
         self._state_ops += 1
         n = self._state_ops
         fault = self._take(lambda f: isinstance(f, StateFault) and f.op == n)
         if isinstance(fault, StateFault):
             run = CURRENT_RUN.get()
-            self._fire(fault, run.step if run else "state", f"state operation {n} ({op}) failed")
+            where = f"{group}/{key}" if key is not None else group
+            self._fire(
+                fault, run.step if run else "state", f"state operation {n} ({op} {where}) failed"
+            )
             return fault
         return None
 
@@ -185,3 +217,27 @@ class FaultInjector:
         self._fire(fault, step, f"tick {n} of {step} fires {fault.late:g}s late")
         await asyncio.sleep(fault.late)
         return True
+
+
+_TURNS = (0, 0, 1, 2)
+
+
+@types.coroutine
+def pass_turns(turns: int) -> Generator[Any, None, None]:
+    """Let every other ready callback run first, ``turns`` (1 or 2) times over, in zero virtual
+    time: what ``turns`` times ``await asyncio.sleep(0)`` does, suspending the task only once."""
+    if turns == 1:
+        yield  # a bare yield: the task queues its next step behind everything ready now
+        return
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_future()
+    # The callback takes the place the task's next step would have in the ready queue; when it
+    # resolves the future, the task's wakeup goes to the back of the queue, as a second
+    # ``sleep(0)`` would put it. The order is the same, and the await chain is resumed once.
+    loop.call_soon(_resolve, waiter)
+    yield from waiter
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -17,8 +17,8 @@ from motia_rt.tracing import CURRENT_RUN
 from motia_rt.transport.memory import MemoryTransport
 
 from .faults import InjectedServiceError, InjectedStoreError
-from .injector import FaultInjector
-from .trace import Trace, compact
+from .injector import FaultInjector, pass_turns
+from .trace import Trace
 
 __all__ = ["ServiceCall", "SimStateStore", "SimTransport", "simulated_services"]
 
@@ -38,10 +38,13 @@ class SimTransport(MemoryTransport):
         self._flush_pending = False
 
     async def publish(self, message: Message) -> None:
-        await self._injector.yield_point()
+        injector = self._injector
+        turns = injector.yields()
+        if turns:
+            await pass_turns(turns)
         await super().publish(message)
         if message.source not in ("external", "http", "cron"):
-            self._injector.after_side_effect("emit")
+            injector.after_side_effect("emit")
 
     async def retry(self, delivery: Delivery, delay: float) -> None:
         self._trace.add("retry", f"{delivery.subscription.step} <- {delivery.message.topic} "
@@ -57,7 +60,7 @@ class SimTransport(MemoryTransport):
 
     def _enqueue(self, delivery: Delivery, delay: float | None = None) -> None:
         extra, duplicate = (0.0, False)
-        if delivery.attempt == 1:
+        if delivery.attempt == 1 and self._injector.delivery_faults_planned:
             extra, duplicate = self._injector.delivery_faults(delivery)
         base = delivery.subscription.delay_seconds if delay is None else delay
         super()._enqueue(delivery, base + extra)
@@ -94,49 +97,65 @@ class SimStateStore(MemoryStateStore):
         self._injector = injector
         self._trace = trace
 
-    async def _before(self, op: str, group: str, key: str | None = None) -> None:
-        await self._injector.yield_point()
-        where = f"{group}/{key}" if key is not None else group
-        if self._injector.state_fault(f"{op} {where}") is not None:
+    def _check(self, op: str, group: str, key: str | None = None) -> None:
+        """The operation's fault point (after its seed-drawn turns, taken in the caller, so the
+        store's await chain is one level shorter when the task resumes)."""
+        injector = self._injector
+        if injector.state_faults and injector.state_fault(op, group, key) is not None:
+            where = f"{group}/{key}" if key is not None else group
             raise InjectedStoreError(f"simulated state store failure: {op} {where}")
 
-    def _after(self, op: str, group: str, key: str | None, value: Any = None) -> None:
+    def _after(self, op: str, group: str, key: str | None) -> None:
         run = CURRENT_RUN.get()
         where = f"{group}/{key}" if key is not None else group
-        shown = f" = {compact(value)}" if op == "set" else ""
-        self._trace.add("state", f"{op} {where}{shown}", step=run.step if run else None,
-                        key=where)  # fmt: skip
+        self._trace.add("state", f"{op} {where}", step=run.step if run else None, key=where)
         # Reads count for ``state op=N`` (every operation can fail), but only writes are side
         # effects a crash can follow (``after=state#K``).
-        if op in ("set", "delete", "clear"):
+        if op != "get" and op != "get_group":
             self._injector.after_side_effect("state")
 
     async def get(self, group: str, key: str) -> JSON | None:
-        await self._before("get", group, key)
+        if turns := self._injector.yields():
+            await pass_turns(turns)
+        self._check("get", group, key)
         value = await super().get(group, key)
         self._after("get", group, key)
         return value
 
     async def set(self, group: str, key: str, value: JSON) -> JSON:
-        await self._before("set", group, key)
+        if turns := self._injector.yields():
+            await pass_turns(turns)
+        self._check("set", group, key)
         stored = await super().set(group, key, value)
-        self._after("set", group, key, stored)
+        run = CURRENT_RUN.get()
+        where = f"{group}/{key}"
+        # The store holds the value as JSON text that nothing can change, so the trace formats
+        # the line from it only if someone reads the trace.
+        self._trace._add_state_set(f"set {where} = ", self._groups[group][key],
+                                   run.step if run else None, where)  # fmt: skip
+        self._injector.after_side_effect("state")
         return stored
 
     async def delete(self, group: str, key: str) -> JSON | None:
-        await self._before("delete", group, key)
+        if turns := self._injector.yields():
+            await pass_turns(turns)
+        self._check("delete", group, key)
         old = await super().delete(group, key)
         self._after("delete", group, key)
         return old
 
     async def get_group(self, group: str) -> list[JSON]:
-        await self._before("get_group", group)
+        if turns := self._injector.yields():
+            await pass_turns(turns)
+        self._check("get_group", group)
         values = await super().get_group(group)
         self._after("get_group", group, None)
         return values
 
     async def clear(self, group: str) -> None:
-        await self._before("clear", group)
+        if turns := self._injector.yields():
+            await pass_turns(turns)
+        self._check("clear", group)
         await super().clear(group)
         self._after("clear", group, None)
 
@@ -171,16 +190,27 @@ class _ServiceProxy:
         member = getattr(self._target, attr)
         if not inspect.iscoroutinefunction(member):
             return member
-        name, injector, trace, calls = self._name, self._injector, self._trace, self._calls
+        # Kept on the proxy, so later lookups of this method do not come back here.
+        wrapper = self._wrap(attr)
+        object.__setattr__(self, attr, wrapper)
+        return wrapper
+
+    def _wrap(self, attr: str) -> Any:
+        """The fault point for ``service.attr(...)``: made once per method and run, and calling
+        the method the target has at the time of each call."""
+        name, target, injector, trace, calls = (
+            self._name, self._target, self._injector, self._trace, self._calls)  # fmt: skip
+        head = f"{name}.{attr}"
 
         async def call(*args: Any, **kwargs: Any) -> Any:
             run = CURRENT_RUN.get()
             record = ServiceCall(name, attr, args, kwargs, run.step if run else None)
-            await injector.yield_point()
+            turns = injector.yields()
+            if turns:
+                await pass_turns(turns)
             calls.append(record)  # after the yield: in the order the plan counts calls
-            shown = compact({"args": list(args), **kwargs}) if kwargs else compact(list(args))
-            trace.add("call", f"{name}.{attr}{shown}", step=record.step)
-            fault = injector.service_fault(name)
+            trace._add_call(head, args, kwargs, record.step)
+            fault = injector.service_fault(name) if injector.service_faults else None
             if fault is not None and fault.mode != "latency":
                 if fault.mode == "timeout":
                     await asyncio.sleep(fault.seconds)
@@ -190,7 +220,7 @@ class _ServiceProxy:
                 raise InjectedServiceError(f"simulated failure calling {name}.{attr}")
             if fault is not None:
                 await asyncio.sleep(fault.seconds)
-            record.result = await member(*args, **kwargs)
+            record.result = await getattr(target, attr)(*args, **kwargs)
             injector.after_side_effect("service")
             return record.result
 

@@ -85,7 +85,7 @@ class SimHarness(Harness):
         shown = f" {compact(body)}" if body is not None else ""
         self.trace.add("http", f"{method} {url}{shown}")
         response = await super().request(method, url, **kwargs)
-        self.trace.add("http", f"{response.status_code} {response.text}")
+        self.trace._add_response(response)
         return response
 
 
@@ -207,8 +207,12 @@ class Simulation:
         world = World(store, engine.events, engine.runs, transport.held_dead_letters,
                       raw_services, calls, False)  # fmt: skip
         checker = _AlwaysChecker(self.invariants, world, trace)
-        for observer in (trace, injector, checker):
-            engine.add_observer(observer)
+        # Observers run at every emit and handler run: only the ones this run needs.
+        engine.add_observer(trace)
+        if injector.crash_steps:
+            engine.add_observer(injector)
+        if checker.invariants:
+            engine.add_observer(checker)
 
         async def main() -> Any:
             await engine.start()

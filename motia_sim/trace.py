@@ -6,10 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from json import encoder as _json_encoder
 from typing import Any
 
-from motia_rt.ports import Message
+import httpx
+
+from motia_rt.ports import Message, decode_json
 from motia_rt.tracing import HandlerRun
 
 __all__ = ["Divergence", "Trace", "TraceEntry"]
@@ -23,11 +27,31 @@ def _stable_repr(value: Any) -> str:
     return _ADDRESS.sub("", repr(value))
 
 
+def _encoder() -> Callable[[Any, int], Any]:
+    # What ``json.dumps(value, sort_keys=True, separators=(",", ":"), default=_stable_repr)``
+    # builds on every call, built once (the C encoder when there is one).
+    c_make_encoder: Any = getattr(_json_encoder, "c_make_encoder", None)
+    if c_make_encoder is None:  # pragma: no cover - CPython has the accelerator
+        encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_stable_repr)
+        return lambda value, _: [encoder.encode(value)]
+    return c_make_encoder(  # type: ignore[no-any-return]
+        {}, _stable_repr, _json_encoder.encode_basestring_ascii, None, ":", ",", True, False, True
+    )
+
+
+_encode = _encoder()
+
+
 def _compact(value: Any) -> str:
+    global _encode
     try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_stable_repr)
-    except (TypeError, ValueError):
-        return _stable_repr(value)
+        return "".join(_encode(value, 0))
+    except BaseException as exc:
+        # A failed encode can leave entries in the encoder's circular-reference memo.
+        _encode = _encoder()
+        if isinstance(exc, TypeError | ValueError):
+            return _stable_repr(value)
+        raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,23 +99,88 @@ class Divergence:
         )
 
 
+_EAGER, _EMIT, _STATE_SET, _CALL, _RESPONSE = range(5)
+"""How a row's text is made: given, or formatted from its JSON only when something reads it."""
+_ATOMIC = frozenset({str, int, float, bool, type(None)})
+
+
+def _render(how: int, head: str, body: Any) -> str:
+    if how == _EMIT or how == _STATE_SET:
+        # ``body`` is JSON text the engine or the store made; decoding it gives the value the
+        # eager trace formatted (emitted data is decoded from it, a stored value read back).
+        return head + _compact(decode_json(body))
+    if how == _CALL:
+        args, kwargs = body
+        return head + (_compact({"args": list(args), **kwargs}) if kwargs else _compact(list(args)))
+    if how == _RESPONSE:
+        # Decoded as the response that was returned decodes it: same status, headers and bytes.
+        status, headers, content = body
+        return f"{status} {httpx.Response(status, headers=headers, content=content).text}"
+    return head
+
+
 class Trace:
-    """An append-only list of ``TraceEntry``; also the engine observer that records runs and emits."""
+    """An append-only list of ``TraceEntry``; also the engine observer that records runs and emits.
+
+    Recording is cheap: a row keeps the JSON the text will show (emitted data, a stored value, a
+    service call's plain arguments) and formats it only when the trace is read (``entries``,
+    ``lines``, ``timeline``, ``digest``), so a run nobody prints pays for no formatting. The text
+    is the same as if it had been formatted at once: rows only defer values nothing can change.
+    """
 
     def __init__(self, clock_now: Any) -> None:
         self._now = clock_now
-        self.entries: list[TraceEntry] = []
+        # (time, kind, how, head, body, step, topic, key): tuples of strings and numbers, which
+        # the garbage collector stops tracking, so a long trace does not slow collections.
+        self._rows: list[tuple[Any, ...]] = []
+        self._entries: list[TraceEntry] = []
 
     def add(self, kind: str, text: str, *, step: str | None = None, topic: str | None = None,
             key: str | None = None) -> None:  # fmt: skip
-        self.entries.append(TraceEntry(round(self._now(), 6), kind, text, step, topic, key))
+        self._rows.append((round(self._now(), 6), kind, _EAGER, text, None, step, topic, key))
+
+    def _add_state_set(self, head: str, stored: str, step: str | None, key: str) -> None:
+        """A ``state set`` line whose value is ``stored``, the store's JSON text of it."""
+        self._rows.append((round(self._now(), 6), "state", _STATE_SET, head, stored, step, None,
+                           key))  # fmt: skip
+
+    def _add_call(self, head: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                  step: str | None) -> None:  # fmt: skip
+        """A ``call`` line: arguments that are all plain values are formatted when read; any
+        other argument could change before then, so the line is formatted now."""
+        for value in (*args, *kwargs.values()):
+            if type(value) not in _ATOMIC:
+                self.add("call", _render(_CALL, head, (args, kwargs)), step=step)
+                return
+        self._rows.append((round(self._now(), 6), "call", _CALL, head, (args, dict(kwargs)), step,
+                           None, None))  # fmt: skip
+
+    def _add_response(self, response: httpx.Response) -> None:
+        """The ``http`` line of a response: its text, decoded only if the trace is read."""
+        body = (response.status_code, response.headers.raw, response.content)
+        self._rows.append((round(self._now(), 6), "http", _RESPONSE, "", body, None, None, None))
+
+    @property
+    def entries(self) -> list[TraceEntry]:
+        """Every entry, oldest first (formatted on first read; later reads reuse them)."""
+        entries, rows = self._entries, self._rows
+        for time, kind, how, head, body, step, topic, key in rows[len(entries) :]:
+            text = head if how == _EAGER else _render(how, head, body)
+            entries.append(TraceEntry(time, kind, text, step, topic, key))
+        return entries
 
     # -- EngineObserver ----------------------------------------------------------------------
 
     def on_emit(self, message: Message) -> None:
         group = f" group={message.group_id}" if message.group_id else ""
-        self.add("emit", f"{message.topic} by {message.source} trace={message.trace_id[:8]}{group} "
-                 f"{_compact(message.data)}", step=message.source, topic=message.topic)  # fmt: skip
+        head = f"{message.topic} by {message.source} trace={message.trace_id[:8]}{group} "
+        raw = message.raw
+        if raw is None:
+            self.add("emit", head + _compact(message.data), step=message.source,
+                     topic=message.topic)  # fmt: skip
+        else:
+            self._rows.append((round(self._now(), 6), "emit", _EMIT, head, raw, message.source,
+                               message.topic, None))  # fmt: skip
 
     def on_run_start(self, run: HandlerRun) -> None:
         source = f" <- {run.topic}" if run.topic else f" ({run.kind})"
@@ -125,18 +214,18 @@ class Trace:
         return h.hexdigest()
 
     def diverges_from(self, other: Trace) -> Divergence | None:
-        for i, (a, b) in enumerate(zip(self.entries, other.entries, strict=False)):
+        mine, theirs = self.entries, other.entries
+        for i, (a, b) in enumerate(zip(mine, theirs, strict=False)):
             if a != b:
                 return Divergence(i, a, b)
-        if len(self.entries) != len(other.entries):
-            n = min(len(self.entries), len(other.entries))
-            mine = self.entries[n] if n < len(self.entries) else None
-            theirs = other.entries[n] if n < len(other.entries) else None
-            return Divergence(n, mine, theirs)
+        if len(mine) != len(theirs):
+            n = min(len(mine), len(theirs))
+            return Divergence(n, mine[n] if n < len(mine) else None,
+                              theirs[n] if n < len(theirs) else None)  # fmt: skip
         return None
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self._rows)
 
 
 compact = _compact
