@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     fz.add_argument("--examples", type=int, default=100)
     fz.add_argument("--max-faults", type=int, default=None)
     fz.add_argument("--steps", default=None, help="steps folder (default: the scenario's)")
+    fz.add_argument("--derandomize", action="store_true",
+                    help="draw the same examples on every run (CI, comparing runs)")  # fmt: skip
     rp = sub.add_parser("replay", help="replay one run exactly and print its timeline")
     rp.add_argument("ref", help="path/to/file.py::scenario_name")
     rp.add_argument("--seed", type=int, default=0)
@@ -106,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bar = ProgressBar("examples")
             try:
                 fuzz(s, steps=args.steps, max_examples=args.examples, max_faults=args.max_faults,
-                     progress=bar, report=print)  # fmt: skip
+                     progress=bar, report=print, derandomize=args.derandomize)  # fmt: skip
             finally:
                 bar.close()
             print(f"no invariant broke in {args.examples} examples")

@@ -68,7 +68,8 @@ def test_run_prints_ok_for_each_scenario(in_repo: None, capsys: pytest.CaptureFi
 
 
 def test_fuzz_prints_the_coverage_table(in_repo: None, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli(["fuzz", f"{ORDERS}::happy_path", "--examples", "20"]) == 0
+    # Derandomized: 20 freshly drawn examples may, now and then, fire no fault at all.
+    assert cli(["fuzz", f"{ORDERS}::happy_path", "--examples", "20", "--derandomize"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
     header = next(line for line in lines if "crash" in line)
