@@ -200,12 +200,12 @@ class _Endpoint:
                                      errors=exc.errors)) from None  # fmt: skip
 
     def _response(self, step: Step, result: Any, trace_id: str) -> Response:
-        status = result.get("status") if isinstance(result, Mapping) else None
+        is_mapping = type(result) is dict or isinstance(result, Mapping)  # dict: no ABC check
+        status = result.get("status") if is_mapping else None
         if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
             log.error("step %s returned %r, not {'status': int, 'body': ...}", step.name, result)
             return error(500, "internal error: the handler returned no status",
                          step=step.name, traceId=trace_id)  # fmt: skip
-        assert isinstance(result, Mapping)
         body = result.get("body")
         schema = step.responses.get(status)
         if schema is not None and not (schema.model is not None and type(body) is schema.model):
