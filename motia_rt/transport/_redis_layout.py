@@ -127,6 +127,17 @@ def decode_message(raw: bytes | str | None) -> Message:
     if not isinstance(obj, dict):
         raise MalformedEntry(f"the 'message' field is a JSON {type(obj).__name__}, not an object")
     group = obj.get("group_id")
+    # What encode_message wrote, checked at once (this runs for every delivery); anything else
+    # goes through the checks below, which say what is wrong.
+    get = obj.get
+    mid, topic, trace, source = get("id"), get("topic"), get("trace_id"), get("source")
+    at = get("emitted_at")
+    if (
+        str is type(mid) is type(topic) is type(trace) is type(source)
+        and type(at) is float
+        and (group is None or type(group) is str)
+    ):
+        return Message(mid, topic, obj.get("data"), trace, at, source, group)
     if group is not None and not isinstance(group, str):
         raise MalformedEntry(f"'message' field 'group_id' is {group!r}, expected a string")
     return Message(

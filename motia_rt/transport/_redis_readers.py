@@ -27,6 +27,7 @@ from ._redis_layout import (
     read_entries,
     text,
 )
+from ._redis_runners import Runners
 from ._redis_scripts import Scripts
 
 if TYPE_CHECKING:
@@ -47,10 +48,8 @@ class Readers:
         self.t = transport
         self._loops: list[asyncio.Task[None]] = []
         self._runs: dict[asyncio.Task[None], None] = {}
-        self._busy = 0
-        """Handler runs started and not finished (waiting for the gate or running)."""
-        self._room = asyncio.Event()
-        self._gate = asyncio.Semaphore(transport.concurrency)
+        """Tasks settling deliveries outside the runners (dead letters, deferrals)."""
+        self.runners = Runners(transport)
         self._wakers: list[asyncio.Event] = []
         self._serial = itertools.count(1)
         self._stopping = False
@@ -70,15 +69,16 @@ class Readers:
             waker.set()
 
     async def close(self, timeout: float) -> None:
-        self._stopping = True
+        self._stopping = self.runners.stopping = True
         await cancel(self._loops)
         self._loops.clear()
-        runs = list(self._runs)
+        runs = [*self._runs, *self.runners.tasks]
         if runs:
             _, unfinished = await asyncio.wait(runs, timeout=timeout)
             await cancel(unfinished)
             if unfinished:
                 log.warning("%d handler runs cancelled at shutdown; released", len(unfinished))
+        await self.t.acks.drain(timeout=2.0)
         await self._release()
 
     # -- standard steps: a consumer group over the topic streams and the step's stream -----------
@@ -92,19 +92,24 @@ class Readers:
         block_ms = max(1, int(min(t.block, reclaim_every) * 1000))
         next_reclaim, failures = 0.0, 0  # reclaim first: what a crashed predecessor left
         while not self._stopping:
-            await self._wait_room()
+            await self.runners.wait_room()
             try:
                 if t.clock.monotonic() >= next_reclaim:
                     next_reclaim = t.clock.monotonic() + reclaim_every
                     for stream in streams:
                         await self._reclaim(step, stream, topics.get(stream, ""), visibility)
-                room = self._room_left()
-                if room <= 0:
+                if self.runners.room() <= 0:
                     continue
-                reply = await t.client.xreadgroup(
-                    step, t.consumer, dict.fromkeys(streams, ">"),
-                    count=min(t.batch, room), block=block_ms,
-                )  # fmt: skip
+                # A whole batch even if fewer runners are free: the next deliveries are at hand
+                # when the running ones finish (held, and renewed, meanwhile).
+                acks = t.acks.take()
+                if acks:
+                    reply = await self._ack_and_read(step, streams, acks)
+                else:
+                    reply = await t.client.xreadgroup(
+                        step, t.consumer, dict.fromkeys(streams, ">"),
+                        count=t.batch, block=block_ms,
+                    )  # fmt: skip
                 t.recovered()
                 failures = 0
                 for stream, entries in read_entries(reply):
@@ -116,10 +121,27 @@ class Readers:
                 failures += 1
                 await self._trouble(step, exc, failures)
 
+    async def _ack_and_read(self, step: str, streams: list[str], acks: list[Held]) -> Any:
+        """Send the queued ``acks`` and read, in one round trip. The read does not block, so
+        that the acks are confirmed at once (an empty reply: the next read blocks)."""
+        t = self.t
+        try:
+            async with t.client.pipeline(transaction=t.acks.atomic(acks)) as pipe:
+                t.acks.commands(pipe, acks)
+                pipe.xreadgroup(step, t.consumer, dict.fromkeys(streams, ">"), count=t.batch)
+                *acked, reply = await pipe.execute(raise_on_error=False)
+        except BaseException:
+            t.acks.give_back(acks)
+            raise
+        t.acks.sent(acks, acked)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
     async def _reclaim(self, step: str, stream: str, topic: str, visibility: float) -> None:
         t, start = self.t, "0-0"
-        while self._room_left() > 0:
-            count = min(t.batch, self._room_left())
+        while self.runners.room() > 0:
+            count = min(t.batch, self.runners.room())
             reply = await t.client.xautoclaim(
                 stream, step, t.consumer, int(visibility * 1000), start, count=count
             )
@@ -156,7 +178,8 @@ class Readers:
         delivery = Delivery(message, sub, base + times - 1, receipt)
         held = Held(delivery, kind, stream, entry_id, t.clock.monotonic(), problem)
         due = message.emitted_at + sub.delay_seconds
-        if problem is None and kind == "topic" and base == times == 1 and due > t.clock.now():
+        first = problem is None and kind == "topic" and base == times == 1
+        if sub.delay_seconds and first and due > t.clock.now():
             # A step's delaySeconds: park the first delivery in the delayed set until it is due.
             t.hold(held)
             self._spawn(self._defer(held, due))
@@ -183,7 +206,7 @@ class Readers:
                     args = [queues, t.batch, repr(now + sub.delay_seconds)]
                     while await Scripts.fifo_admit(t.client, admit, args) >= t.batch:
                         pass
-                room = self._room_left()
+                room = self.runners.room()
                 if room > 0:
                     lease_until = repr(now + subs[0].visibility_timeout)
                     take = [queues, repr(now), min(room, t.batch), lease_until, uuid.uuid4().hex]
@@ -238,24 +261,7 @@ class Readers:
             log.error("dead-lettering for %s: %s", held.delivery.subscription.step, held.problem)
             self._spawn(t.dead_letter(held.delivery, held.problem))
             return
-        self._busy += 1
-        self._spawn(self._run(held.delivery))
-
-    async def _run(self, delivery: Delivery) -> None:
-        assert self.t.deliver is not None
-        try:
-            async with self._gate:
-                try:
-                    await self.t.deliver(delivery)
-                except Exception as exc:
-                    # The engine settles every delivery itself; reaching here is a bug, but the
-                    # message must still not be lost.
-                    log.exception("delivery to %s failed", delivery.subscription.step)
-                    error = f"delivery failed: {type(exc).__name__}: {exc}"
-                    await self.t.dead_letter(delivery, error)
-        finally:
-            self._busy -= 1
-            self._room.set()
+        self.runners.submit(held.delivery)
 
     async def _defer(self, held: Held, due: float) -> None:
         t = self.t
@@ -278,14 +284,6 @@ class Readers:
             # Only an unreachable Redis with patience used up gets here: the delivery stays
             # pending in Redis and is reclaimed after its visibility timeout.
             log.exception("settling a delivery failed; it stays pending for reclaim")
-
-    def _room_left(self) -> int:
-        return self.t.concurrency - self._busy
-
-    async def _wait_room(self) -> None:
-        while self._room_left() <= 0:
-            self._room.clear()
-            await self._room.wait()
 
     # -- delayed retries, renewals, trouble ------------------------------------------------------
 

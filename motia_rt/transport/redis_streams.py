@@ -14,9 +14,11 @@ Needs the ``redis`` extra. Layout for ``prefix="motia"`` (see ``docs/deployment.
   settling the head (ack, dead letter) lets the next one go, across all workers.
 
 Every settlement is one atomic step (a command, a MULTI/EXEC, or a Lua script from
-``_redis_scripts``), so a crash between two commands never loses a message. A delivery whose consumer died is reclaimed (XAUTOCLAIM, or an expired
-FIFO lease) after the step's visibility timeout; a live consumer renews what it holds every third
-of that timeout, so a slow handler is not reclaimed while it runs.
+``_redis_scripts``), so a crash between two commands never loses a message. Acks of standard
+steps are queued and sent together, one round trip for all those queued meanwhile
+(``_redis_acks``). A delivery whose consumer died is reclaimed (XAUTOCLAIM, or an expired FIFO
+lease) after the step's visibility timeout; a live consumer renews what it holds every third of
+that timeout, so a slow handler is not reclaimed while it runs.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from redis.exceptions import MaxConnectionsError
 
 from ..ports import Clock, DeadLetter, DeliverFn, Delivery, Message, Subscription
+from ._redis_acks import AckBatcher
 from ._redis_groups import backlog, ensure_groups, read_dead_letters, redrive, streams_of
 from ._redis_layout import (
     Held,
@@ -74,7 +77,8 @@ class RedisStreamsTransport:
     trims handled entries from its topics' streams (None: never).
 
     Guarantees: at least once (a message is acked only after its handler settled it; a crash
-    anywhere leaves it pending, delayed or queued, never gone), retries survive any process
+    anywhere, even between ``ack`` and the batched XACK, leaves it pending, delayed or queued,
+    never gone), retries survive any process
     dying, FIFO order per (step, message group) across all workers. While Redis is unreachable
     every loop logs it once, retries with backoff and logs the recovery.
     """
@@ -123,6 +127,7 @@ class RedisStreamsTransport:
         """(step, message id) this process published or retried, not yet seen delivered."""
         self._version = 0
         self._changed = asyncio.Event()
+        self.acks = AckBatcher(self)
         self._readers = Readers(self)
         self._started = False
         self._closed = False
@@ -175,14 +180,11 @@ class RedisStreamsTransport:
         held = self.begin_settle(delivery)
         if held is None:
             return
+        if held.kind != "fifo":
+            self.acks.add(held)  # sent with the others queued now; settled once Redis has it
+            return
         try:
-            if held.kind == "fifo":
-                await self.fifo_settle(held, "ack", self._fifo_ready_at(held))
-            elif held.kind == "step":
-                await self.call(lambda: self._ack_and_delete(held))
-            else:
-                group = held.delivery.subscription.step
-                await self.call(lambda: self.client.xack(held.where, group, held.ref))
+            await self.fifo_settle(held, "ack", self._fifo_ready_at(held))
         finally:
             self.end_settle()
 
@@ -326,12 +328,6 @@ class RedisStreamsTransport:
 
     # -- internals -------------------------------------------------------------------------------
 
-    async def _ack_and_delete(self, held: Held) -> None:
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.xack(held.where, held.delivery.subscription.step, held.ref)
-            pipe.xdel(held.where, held.ref)
-            await pipe.execute()
-
     def _fifo_ready_at(self, held: Held) -> float:
         return self.clock.now() + held.delivery.subscription.delay_seconds
 
@@ -362,8 +358,8 @@ class RedisStreamsTransport:
             self._settling += 1
         return held
 
-    def end_settle(self) -> None:
-        self._settling -= 1
+    def end_settle(self, settled: int = 1) -> None:
+        self._settling -= settled
         self._bump()
 
     def _expect(self, step: str, message_id: str) -> None:
