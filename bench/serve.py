@@ -22,6 +22,7 @@ wait for the sagas a load test started to drain, and see whether memory keeps gr
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import uuid
 from collections.abc import Sequence
@@ -152,6 +153,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loop", default="asyncio", choices=("asyncio", "uvloop"))
     args = parser.parse_args(argv)
     app = bare_app() if args.app == "bare" else motia_app(args.app, args.redis_url, args.prefix)
+    # As `motia-rt start` does, for every app alike: start-up objects never die, so keep them out
+    # of the full collections (without it, a full pass over them took ~60 ms and set the p99).
+    gc.freeze()
     # The same settings for both apps; access logs off (they would be most of the work).
     uvicorn.run(
         app,
