@@ -113,9 +113,12 @@ def json_encoder(
     default: Callable[[Any], Any] | None = None,
     *,
     ascii_only: bool = True,
+    sort_keys: bool = False,
+    allow_nan: bool = False,
 ) -> Callable[[Any], str]:
-    """A reusable JSON encoder: NaN and infinities refused, pydantic models dumped (or what
-    ``default`` does with values that are not JSON), non-ASCII escaped if ``ascii_only``.
+    """A reusable JSON encoder: NaN and infinities refused unless ``allow_nan``, pydantic models
+    dumped (or what ``default`` does with values that are not JSON), non-ASCII escaped if
+    ``ascii_only``, keys sorted if ``sort_keys``.
 
     ``json.dumps`` with options builds an encoder per call, and ``JSONEncoder.encode`` still builds
     its C encoder per call; this builds the C encoder once. It is made without a circular-reference
@@ -126,17 +129,18 @@ def json_encoder(
     c_make_encoder: Any = getattr(_json_encoder, "c_make_encoder", None)
     if c_make_encoder is None:  # pragma: no cover - CPython always has the C accelerator
         encoder = json.JSONEncoder(
-            allow_nan=False,
+            allow_nan=allow_nan,
             default=default,
             separators=(item_separator, key_separator),
             ensure_ascii=ascii_only,
+            sort_keys=sort_keys,
         )
         return encoder.encode
     strings = (
         _json_encoder.encode_basestring_ascii if ascii_only else _json_encoder.encode_basestring
     )
-    make = c_make_encoder(None, default, strings, None, key_separator, item_separator, False,
-                          False, False)  # fmt: skip
+    make = c_make_encoder(None, default, strings, None, key_separator, item_separator, sort_keys,
+                          False, allow_nan)  # fmt: skip
     return lambda value: "".join(make(value, 0))
 
 

@@ -4,16 +4,14 @@ in virtual time. Same steps, seed and plan give the same trace, byte for byte.""
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from json import encoder as _json_encoder
 from typing import Any
 
 import httpx
 
 from motia_rt.ports import Message, decode_json
+from motia_rt.schema import json_encoder
 from motia_rt.tracing import HandlerRun
 
 __all__ = ["Divergence", "Trace", "TraceEntry"]
@@ -27,31 +25,15 @@ def _stable_repr(value: Any) -> str:
     return _ADDRESS.sub("", repr(value))
 
 
-def _encoder() -> Callable[[Any, int], Any]:
-    # What ``json.dumps(value, sort_keys=True, separators=(",", ":"), default=_stable_repr)``
-    # builds on every call, built once (the C encoder when there is one).
-    c_make_encoder: Any = getattr(_json_encoder, "c_make_encoder", None)
-    if c_make_encoder is None:  # pragma: no cover - CPython has the accelerator
-        encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_stable_repr)
-        return lambda value, _: [encoder.encode(value)]
-    return c_make_encoder(  # type: ignore[no-any-return]
-        {}, _stable_repr, _json_encoder.encode_basestring_ascii, None, ":", ",", True, False, True
-    )
-
-
-_encode = _encoder()
+# ``json.dumps(value, sort_keys=True, separators=(",", ":"), default=_stable_repr)``, built once.
+_encode = json_encoder(",", ":", _stable_repr, sort_keys=True, allow_nan=True)
 
 
 def _compact(value: Any) -> str:
-    global _encode
     try:
-        return "".join(_encode(value, 0))
-    except BaseException as exc:
-        # A failed encode can leave entries in the encoder's circular-reference memo.
-        _encode = _encoder()
-        if isinstance(exc, TypeError | ValueError):
-            return _stable_repr(value)
-        raise
+        return _encode(value)
+    except (TypeError, ValueError, RecursionError):  # RecursionError: a cycle
+        return _stable_repr(value)
 
 
 @dataclass(frozen=True, slots=True)
