@@ -7,6 +7,7 @@ the tests take no real time.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -97,7 +98,65 @@ def test_runs_in_many_tasks_each_keep_their_own_deadline() -> None:
     assert run_simulated(main, seed=0) == ["ok", "ok", "timeout", "timeout"]
 
 
-def test_a_run_not_reused_cancels_its_timer_as_it_ends() -> None:
+async def _one_run(deadlines: Deadlines, delay: float, seconds: float, timeout: float) -> str:
+    """An HTTP request's run: its own task, started after ``delay``, one handler."""
+    await asyncio.sleep(delay)
+    d = deadlines.enter(timeout, reuse=False)
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        if deadlines.leave(d, cancelled=True):
+            return f"timeout at {asyncio.get_running_loop().time():g}"
+        raise
+    deadlines.leave(d, cancelled=False)
+    return "ok"
+
+
+# (start, duration, timeout): whole seconds, half-second timeouts from a few lengths, so runs of
+# one length share a queue and none ends exactly at its deadline.
+ONE_RUNS = st.lists(
+    st.tuples(st.integers(0, 6), st.integers(0, 6), st.sampled_from([0.5, 1.5, 2.5, 30.5])),
+    max_size=16,
+)
+
+
+@given(ONE_RUNS)
+def test_one_run_tasks_time_out_exactly_when_they_overrun(
+    runs: list[tuple[int, int, float]],
+) -> None:
+    async def main() -> tuple[list[str], int]:
+        deadlines = Deadlines()
+        tasks = [_one_run(deadlines, start, s, t) for start, s, t in runs]
+        outcomes = list(await asyncio.gather(*tasks))
+        await asyncio.sleep(0)  # an emptied queue drops its timer on the next iteration
+        loop = asyncio.get_running_loop()
+        live = [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
+        return outcomes, len(live)
+
+    expected = [f"timeout at {start + t:g}" if s > t else "ok" for start, s, t in runs]
+    assert run_simulated(main, seed=0) == (expected, 0)
+
+
+def test_one_run_tasks_of_one_length_share_one_timer() -> None:
+    async def main() -> int:
+        deadlines = Deadlines()
+        loop = asyncio.get_running_loop()
+        armed = 0
+        original = loop.call_at
+
+        def counting_call_at(when: float, callback: Any, *args: Any, **kw: Any) -> Any:
+            nonlocal armed
+            armed += getattr(callback, "__self__", None) is deadlines  # the sleeps' timers aside
+            return original(when, callback, *args, **kw)
+
+        loop.call_at = counting_call_at  # type: ignore[method-assign]
+        await asyncio.gather(*(_one_run(deadlines, 0, 1, 30.0) for _ in range(50)))
+        return armed
+
+    assert run_simulated(main, seed=0) == 1
+
+
+def test_a_run_not_reused_leaves_no_timer_after_it_ends() -> None:
     async def main() -> tuple[list[str], int]:
         deadlines = Deadlines()
         loop = asyncio.get_running_loop()
@@ -112,6 +171,7 @@ def test_a_run_not_reused_cancels_its_timer_as_it_ends() -> None:
             else:
                 deadlines.leave(d, cancelled=False)
                 outcomes.append("ok")
+            await asyncio.sleep(0)  # the emptied queue drops its timer on the next iteration
             live = [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
             assert live == [], "nothing may wait on a run that has ended"
         return outcomes, len(deadlines._by_task)
