@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from .engine import Engine
 from .errors import InputValidationError
@@ -132,8 +133,29 @@ def _query(request: Request) -> dict[str, str | list[str]]:
     return out
 
 
+class _Reply:
+    """A handler's response, sent as its two ASGI messages (no Starlette ``Response``: the headers
+    are written once, as bytes, in the order they are sent)."""
+
+    __slots__ = ("body", "raw_headers", "status_code")
+
+    def __init__(self, status: int, body: bytes, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = status
+        self.body = body
+        self.raw_headers = raw_headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code,
+                    "headers": self.raw_headers})  # fmt: skip
+        await send({"type": "http.response.body", "body": self.body})
+
+
+_JSON_TYPE = (b"content-type", b"application/json")
+
+
 class _Endpoint:
-    """All api steps on one path, dispatched by method."""
+    """All api steps on one path, dispatched by method; an ASGI app of its own (Starlette's
+    request/response wrapper would add two await levels and a header rewrite per request)."""
 
     def __init__(self, engine: Engine, steps: Sequence[Step], body_limit: int) -> None:
         self.engine = engine
@@ -144,10 +166,15 @@ class _Endpoint:
         self.names = {m: route_pattern(s.path or "")[1] for m, s in self.by_method.items()}
         self.body_limit = body_limit
 
-    async def handle(self, request: Request) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handle(Request(scope, receive))
+        await response(scope, receive, send)
+
+    async def handle(self, request: Request) -> Response | _Reply:
         step = self.by_method[request.method]  # the route only accepts these methods
         trace_id = self.engine.new_trace_id()
-        headers = dict(request.headers.items())
+        # The ASGI header list decoded as Starlette's Headers.items() does, without the wrapper.
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
         try:
             body = await self._body(request, headers, step)
         except _ClientError as exc:
@@ -160,7 +187,7 @@ class _Endpoint:
         try:
             result = await self.engine.run_api(step, req, trace_id)
         except TimeoutError:
-            response: Response = error(504, f"handler of {step.name} timed out after "
+            response: Response | _Reply = error(504, f"handler of {step.name} timed out after "
                                        f"{step.timeout:g}s", traceId=trace_id)  # fmt: skip
         except Exception:
             response = error(500, "internal error: the handler failed", step=step.name,
@@ -199,7 +226,7 @@ class _Endpoint:
             raise _ClientError(error(400, "request body failed validation",
                                      errors=exc.errors)) from None  # fmt: skip
 
-    def _response(self, step: Step, result: Any, trace_id: str) -> Response:
+    def _response(self, step: Step, result: Any, trace_id: str) -> Response | _Reply:
         is_mapping = type(result) is dict or isinstance(result, Mapping)  # dict: no ABC check
         status = result.get("status") if is_mapping else None
         if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
@@ -217,16 +244,27 @@ class _Endpoint:
                 log.error("%s", exc)
                 return error(500, "internal error: the response did not match responseSchema",
                              step=step.name, traceId=trace_id, errors=exc.errors)  # fmt: skip
-        headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
-        headers.setdefault("x-trace-id", trace_id)
+        extra = result.get("headers")
         if body is None:
-            return Response(status_code=status, headers=headers)
-        try:
-            content = _encode_response(body)
-        except (TypeError, ValueError):
-            return error(500, "internal error: the response body is not JSON",
-                         step=step.name, traceId=trace_id)  # fmt: skip
-        return Response(content, status_code=status, headers=headers, media_type="application/json")
+            content = b""
+        else:
+            try:
+                content = _encode_response(body)
+            except (TypeError, ValueError):
+                return error(500, "internal error: the response body is not JSON",
+                             step=step.name, traceId=trace_id)  # fmt: skip
+        raw: list[tuple[bytes, bytes]] = []
+        if extra:
+            raw = [(str(k).lower().encode("latin-1"), str(v).encode("latin-1"))
+                   for k, v in extra.items()]  # fmt: skip
+        names = {k for k, _ in raw} if raw else ()
+        if b"x-trace-id" not in names:
+            raw.append((b"x-trace-id", trace_id.encode("latin-1")))
+        if body is not None and b"content-type" not in names:
+            raw.append(_JSON_TYPE)
+        if b"content-length" not in names and status >= 200 and status not in (204, 304):
+            raw.append((b"content-length", str(len(content)).encode("latin-1")))
+        return _Reply(status, content, raw)
 
 
 class _ClientError(Exception):
@@ -283,7 +321,7 @@ def api_routes(engine: Engine, body_limit: int = DEFAULT_BODY_LIMIT) -> list[Bas
         path = route_pattern(steps[0].path or "/")[0]
         # Only the served methods: another route for the same URL may serve the rest (Starlette
         # keeps looking after a method mismatch, and answers 405 only if nothing else matches).
-        routes.append(Route(path, endpoint.handle, methods=sorted(endpoint.by_method)))
+        routes.append(Route(path, endpoint, methods=sorted(endpoint.by_method)))
     return routes
 
 
