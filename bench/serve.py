@@ -108,7 +108,8 @@ def motia_app(variant: str = "motia", redis_url: str = "", prefix: str = "bench"
             }
         )
 
-    app.router.routes.insert(0, Route("/__bench/stats", stats))
+    # Last, as in the bare app: the measured requests are not matched against it first.
+    app.router.routes.append(Route("/__bench/stats", stats))
     return app
 
 
