@@ -68,7 +68,9 @@ class _PublishOnly(MemoryTransport):
         super().bind((), deliver)
 
 
-def motia_app(variant: str = "motia", redis_url: str = "", prefix: str = "bench") -> Starlette:
+def motia_app(
+    variant: str = "motia", redis_url: str = "", prefix: str = "bench", history: int = 10_000
+) -> Starlette:
     from motia_rt.server import create_app
 
     services = {"catalog": deep_catalog()}
@@ -95,7 +97,7 @@ def motia_app(variant: str = "motia", redis_url: str = "", prefix: str = "bench"
             state=RedisStateStore(client, prefix),
         )
     else:
-        app = create_app(STEPS, services=services, dev=False, cron=False)
+        app = create_app(STEPS, services=services, dev=False, cron=False, history=history)
     engine = app.state.engine
 
     async def stats(request: Request) -> JSONResponse:
@@ -150,10 +152,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--prefix", default="bench")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=10_000,
+        help="events and runs kept (motia app): "
+        "create_app's default, or more for a driver that counts events by them",
+    )
     parser.add_argument("--http", default="h11", choices=("h11", "httptools"))
     parser.add_argument("--loop", default="asyncio", choices=("asyncio", "uvloop"))
     args = parser.parse_args(argv)
-    app = bare_app() if args.app == "bare" else motia_app(args.app, args.redis_url, args.prefix)
+    app = (
+        bare_app()
+        if args.app == "bare"
+        else motia_app(args.app, args.redis_url, args.prefix, args.history)
+    )
     # As `motia-rt start` does, for every app alike: start-up objects never die, so keep them out
     # of the full collections (without it, a full pass over them took ~60 ms and set the p99).
     gc.freeze()
