@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from starlette.applications import Starlette
+from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -97,12 +98,11 @@ class _PayloadTooLarge(Exception):
     pass
 
 
-async def _read_body(request: Request, headers: Mapping[str, str], limit: int) -> bytes:
+async def _read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _PayloadTooLarge
     # The ASGI messages directly: Request.stream() is an async generator around the same loop.
-    receive = request.receive
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -125,10 +125,11 @@ def _is_json(content_type: str) -> bool:
     )
 
 
-def _query(request: Request) -> dict[str, str | list[str]]:
+def _query(query_string: bytes) -> dict[str, str | list[str]]:
+    params = QueryParams(query_string)
     out: dict[str, str | list[str]] = {}
-    for key in request.query_params:
-        values = request.query_params.getlist(key)
+    for key in params:
+        values = params.getlist(key)
         out[key] = values[0] if len(values) == 1 else values
     return out
 
@@ -167,23 +168,25 @@ class _Endpoint:
         self.body_limit = body_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self.handle(Request(scope, receive))
+        response = await self.handle(scope, receive)
         await response(scope, receive, send)
 
-    async def handle(self, request: Request) -> Response | _Reply:
-        step = self.by_method[request.method]  # the route only accepts these methods
+    async def handle(self, scope: Scope, receive: Receive) -> Response | _Reply:
+        method = scope["method"]
+        step = self.by_method[method]  # the route only accepts these methods
         trace_id = self.engine.new_trace_id()
         # The ASGI header list decoded as Starlette's Headers.items() does, without the wrapper.
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            body = await self._body(request, headers, step)
+            body = await self._body(method, receive, headers, step)
         except _ClientError as exc:
             exc.response.headers["x-trace-id"] = trace_id
             return exc.response
-        params = dict(zip(self.names[request.method], request.path_params.values(), strict=False))
-        query = _query(request) if request.scope.get("query_string") else {}
-        req = ApiRequest(body, params, query, headers, request.method, request.scope["path"],
-                         trace_id)  # fmt: skip
+        path_params = scope.get("path_params", {})
+        params = dict(zip(self.names[method], path_params.values(), strict=False))
+        query_string = scope.get("query_string")
+        query = _query(query_string) if query_string else {}
+        req = ApiRequest(body, params, query, headers, method, scope["path"], trace_id)
         try:
             result = await self.engine.run_api(step, req, trace_id)
         except TimeoutError:
@@ -196,11 +199,13 @@ class _Endpoint:
             response = self._response(step, result, trace_id)
         return response  # every response of a run carries x-trace-id
 
-    async def _body(self, request: Request, headers: Mapping[str, str], step: Step) -> Any:
+    async def _body(
+        self, method: str, receive: Receive, headers: Mapping[str, str], step: Step
+    ) -> Any:
         raw = b""
-        if request.method in _BODY_METHODS:
+        if method in _BODY_METHODS:
             try:
-                raw = await _read_body(request, headers, self.body_limit)
+                raw = await _read_body(receive, headers, self.body_limit)
             except _PayloadTooLarge:
                 raise _ClientError(error(413, f"request body exceeds {self.body_limit} bytes",
                                          limit=self.body_limit)) from None  # fmt: skip
