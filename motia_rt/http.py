@@ -341,8 +341,11 @@ def build_app(
     body_limit: int = DEFAULT_BODY_LIMIT,
     extra_routes: Sequence[BaseRoute] = (),
     lifespan: Any = None,
+    routes: Sequence[BaseRoute] | None = None,
 ) -> Starlette:
-    """A Starlette app serving ``engine``'s api steps (plus ``extra_routes``, e.g. dev tools)."""
-    routes = [*extra_routes, *api_routes(engine, body_limit)]
+    """A Starlette app serving ``engine``'s api steps (after ``extra_routes``, e.g. dev tools), or
+    exactly ``routes`` when given."""
+    if routes is None:
+        routes = [*extra_routes, *api_routes(engine, body_limit)]
     return Starlette(routes=routes, exception_handlers={HTTPException: _http_error},
                      lifespan=lifespan)  # fmt: skip

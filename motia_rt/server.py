@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.routing import BaseRoute
 
 from .clock import AsyncioClock
 from .cron import CronLock, CronScheduler
@@ -78,8 +79,14 @@ def create_app(
             schedulers.append(CronScheduler(engine, cron_lock))
             schedulers[0].start()
 
+    def routes() -> list[BaseRoute]:
+        api = api_routes(engine, body_limit)
+        # Dev tools on: their prefix comes first, so no api route can shadow them. Off, they
+        # only answer 404 with the reason, and api requests are not matched against them first.
+        return [*tools, *api] if dev or token else [*api, *tools]
+
     def reloaded(new: StepRegistry) -> None:
-        app.router.routes[:] = [*tools, *api_routes(engine, body_limit)]
+        app.router.routes[:] = routes()
         asyncio.get_running_loop().create_task(start_cron())
 
     @asynccontextmanager
@@ -101,7 +108,7 @@ def create_app(
     if dev or token:  # otherwise nothing can read it: the dev tools answer 404
         engine.add_observer(log)
     tools = devtools_routes(engine, log, dev=dev, token=token)
-    app = build_app(engine, body_limit=body_limit, lifespan=lifespan, extra_routes=tools)
+    app = build_app(engine, lifespan=lifespan, routes=routes())
     app.state.engine = engine
     app.state.event_log = log
     return app

@@ -377,6 +377,32 @@ async def test_without_dev_mode_or_token_the_tools_are_off() -> None:
             assert (await http.post("/orders", json=ORDER)).status_code == 202
 
 
+WILDCARD_APP = {
+    "any_step.py": """
+        config = {"type": "api", "name": "Any", "path": "/:a/:b", "method": "GET", "emits": []}
+        async def handler(req, context):
+            return {"status": 200, "body": {"served_by": "Any", **req.path_params}}
+    """,
+}
+
+
+@pytest.mark.parametrize("dev", [True, False])
+async def test_the_dev_tools_come_first_only_when_they_are_on(
+    write_steps: WriteSteps, dev: bool
+) -> None:
+    # On, no api route may shadow them; off, they only say why, after the api routes, which
+    # production requests are then not matched against first.
+    app = create_app(write_steps(WILDCARD_APP), cron=False, dev=dev)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        response = await http.get("/__motia/status")
+        assert response.status_code == 200
+        assert ("served_by" in response.json()) is not dev
+        assert (await http.get("/x/y")).json() == {"served_by": "Any", "a": "x", "b": "y"}
+    paths = [getattr(r, "path", None) for r in app.router.routes]
+    assert (paths.index("/__motia") < paths.index("/{a}/{b}")) is dev
+
+
 async def test_the_workbench_page_is_self_contained(http: httpx.AsyncClient) -> None:
     response = await http.get("/__motia/workbench")
     assert response.status_code == 200
