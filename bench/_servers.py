@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -14,7 +15,17 @@ import httpx
 
 from ._paths import ROOT
 
-__all__ = ["Server", "free_port", "python_module"]
+__all__ = ["Server", "free_port", "pin", "pinnable", "python_module"]
+
+
+def pinnable() -> bool:
+    """Whether load generator and server can each have a core of their own here."""
+    return hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2
+
+
+def pin(pid: int, cpu: int) -> None:
+    """Keep process ``pid`` (0: this one) on core ``cpu``."""
+    os.sched_setaffinity(pid, {cpu})
 
 
 def free_port() -> int:
@@ -43,8 +54,10 @@ def python_module(
 class Server:
     """``python -m bench.serve app`` on a free loopback port, until the ``with`` block ends."""
 
-    def __init__(self, app: str, http: str, loop: str, *extra: str) -> None:
+    def __init__(self, app: str, http: str, loop: str, *extra: str, cpu: int | None = None) -> None:
         self.app, self.http, self.loop, self.extra = app, http, loop, extra
+        self.cpu = cpu
+        """The core the server is pinned to (``pin``), or None to let the scheduler place it."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[str] | None = None
@@ -67,6 +80,8 @@ class Server:
             *self.extra,
             log=self.log,
         )
+        if self.cpu is not None:
+            pin(self.process.pid, self.cpu)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

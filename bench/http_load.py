@@ -14,6 +14,7 @@ from typing import Any
 
 from ._paths import BENCH
 from ._report import Row, Stats, Target, compare, skipped
+from ._servers import Server, pin, pinnable
 
 __all__ = ["STACKS", "run"]
 
@@ -21,6 +22,8 @@ AREA = "3"
 STACKS = (("h11", "asyncio"), ("httptools", "asyncio"), ("httptools", "uvloop"))
 """(uvicorn ``--http``, ``--loop``); h11 + asyncio is uvicorn's stack without optional extras."""
 LUA = BENCH / "post_orders.lua"
+WRK_CPU, SERVER_CPU = 0, 1
+_PINNED = f" (wrk on core {WRK_CPU}, the server on core {SERVER_CPU})"
 CONNECTIONS = 16
 
 
@@ -36,7 +39,12 @@ def wrk(url: str, seconds: int) -> dict[str, Any]:
         str(LUA),
         f"{url}/orders",
     ]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    # wrk on core 0, the servers on core 1 (``_measure``): neither migrates nor shares a core,
+    # which took most of the round-to-round noise out of these rows on a 2-core machine.
+    preexec = (lambda: pin(0, WRK_CPU)) if pinnable() else None
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=seconds + 60, preexec_fn=preexec
+    )
     for line in done.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
             result: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))
@@ -87,13 +95,13 @@ def _measure(
 ) -> dict[str, _Side]:
     """Every app of ``apps`` served side by side; ``runs`` rounds of one ``wrk`` run each, in a
     rotating order, each followed by draining the sagas it started."""
-    from ._servers import Server
-
     http, loop = stack
+    cpu = SERVER_CPU if pinnable() else None
     sides = {name: _Side() for name, _ in apps}
     with ExitStack() as stack_of:
         servers = [
-            (name, stack_of.enter_context(Server(name, http, loop, *extra))) for name, extra in apps
+            (name, stack_of.enter_context(Server(name, http, loop, *extra, cpu=cpu)))
+            for name, extra in apps
         ]
         for _, server in servers:
             wrk(server.url, 1)
@@ -177,7 +185,8 @@ def run(quick: bool = False) -> list[Row]:
                 sides[name],
                 sides["bare"],
                 target,
-                f"wrk -t1 -c{CONNECTIONS} -d{seconds}s x{runs}; {note}",
+                f"wrk -t1 -c{CONNECTIONS} -d{seconds}s x{runs}{_PINNED if pinnable() else ''}; "
+                f"{note}",
             )
     if not fronts:
         return rows
