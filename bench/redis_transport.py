@@ -137,7 +137,7 @@ def run(quick: bool = False) -> list[Row]:
     reason = unavailable()
     if reason is not None:
         return [skipped(AREA, "Redis Streams transport msgs/s", reason)]
-    n = 1 if quick else 3
+    n = 1 if quick else 5
     samples: dict[tuple[str, int], list[float]] = {}
     plan = [("raw", 1), ("transport", 1), ("transport", 2), ("raw", 2), ("raw-each", 1)]
     templates = {size: new_prefix("template") for size in set(MESSAGES.values())}
