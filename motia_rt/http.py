@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -260,8 +261,11 @@ class _Endpoint:
                              step=step.name, traceId=trace_id)  # fmt: skip
         raw: list[tuple[bytes, bytes]] = []
         if extra:
-            raw = [(str(k).lower().encode("latin-1"), str(v).encode("latin-1"))
-                   for k, v in extra.items()]  # fmt: skip
+            try:
+                raw = _raw_headers(extra)
+            except ValueError as exc:
+                log.error("step %s: %s", step.name, exc)
+                return error(500, f"internal error: {exc}", step=step.name, traceId=trace_id)
         names = {k for k, _ in raw} if raw else ()
         if b"x-trace-id" not in names:
             raw.append((b"x-trace-id", trace_id.encode("latin-1")))
@@ -270,6 +274,30 @@ class _Endpoint:
         if b"content-length" not in names and status >= 200 and status not in (204, 304):
             raw.append((b"content-length", str(len(content)).encode("latin-1")))
         return _Reply(status, content, raw)
+
+
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")
+"""A header name (RFC 9110 token), lower-cased."""
+
+
+def _raw_headers(headers: Any) -> list[tuple[bytes, bytes]]:
+    """A handler's ``headers`` as the ASGI list; ``ValueError`` names one that cannot be sent (a
+    value with a line break would end the header block early: response splitting)."""
+    if not (type(headers) is dict or isinstance(headers, Mapping)):
+        raise ValueError(f"the response headers are a {type(headers).__name__}, not a dict")
+    raw = []
+    for k, v in headers.items():
+        name, value = str(k).lower(), str(v)
+        try:
+            name_bytes, value_bytes = name.encode("latin-1"), value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ValueError(f"response header {name!r} is not Latin-1 text") from None
+        if not _TOKEN.fullmatch(name_bytes):
+            raise ValueError(f"{name!r} is not a valid response header name")
+        if b"\r" in value_bytes or b"\n" in value_bytes or b"\0" in value_bytes:
+            raise ValueError(f"response header {name!r} holds a line break or NUL")
+        raw.append((name_bytes, value_bytes))
+    return raw
 
 
 class _ClientError(Exception):

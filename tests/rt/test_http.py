@@ -115,6 +115,73 @@ async def test_handler_status_body_headers_and_trace_id_are_honoured(
         assert other.headers["x-trace-id"] != trace_id
 
 
+HEADERS_APP = {
+    "headers_step.py": """
+        import json
+        config = {"type": "api", "name": "Headers", "path": "/headers", "method": "POST"}
+
+        async def handler(req, context):
+            # The body says which headers to answer with: {"pairs": [[name, value], ...]} or
+            # {"raw": <anything>} for a headers value that is not a dict.
+            body = req.body
+            headers = dict(body["pairs"]) if "pairs" in body else body["raw"]
+            return {"status": 200, "body": {"ok": True}, "headers": headers}
+    """,
+}
+
+
+@pytest.mark.parametrize(
+    "body, complaint",
+    [
+        ({"pairs": [["x-split", "a\r\nset-cookie: stolen=1"]]}, "line break"),
+        ({"pairs": [["x-split", "a\nb"]]}, "line break"),
+        ({"pairs": [["x-nul", "a\u0000b"]]}, "NUL"),
+        ({"pairs": [["x-arrow", "\u2192"]]}, "Latin-1"),
+        ({"pairs": [["bad name", "v"]]}, "header name"),
+        ({"pairs": [["x-colon:", "v"]]}, "header name"),
+        ({"raw": [["x-list", "v"]]}, "not a dict"),
+    ],
+)
+async def test_a_header_that_cannot_be_sent_is_a_json_500(
+    write_steps: WriteSteps, body: dict[str, object], complaint: str
+) -> None:
+    async with Runtime(write_steps(HEADERS_APP)) as rt:
+        r = await rt.post("/headers", json=body)
+        assert r.status_code == 500, r.text
+        assert complaint in r.json()["error"]
+        assert r.json()["traceId"] == r.headers["x-trace-id"]
+        assert "set-cookie" not in r.headers
+
+
+_HEADER_NAME = st.from_regex(r"\A[a-z0-9][a-z0-9!#$%&'*+.^_`|~-]{0,20}\Z").filter(
+    lambda n: n not in ("content-length", "content-type", "x-trace-id", "transfer-encoding")
+)
+# Latin-1 text without controls; the ends stripped, as an HTTP client strips them.
+_HEADER_VALUE = st.text(
+    st.characters(min_codepoint=32, max_codepoint=255, exclude_characters="\x7f"), max_size=40
+).map(str.strip)
+
+
+def test_any_sendable_header_is_sent_as_given(write_steps: WriteSteps) -> None:
+    runtime = Runtime(write_steps(HEADERS_APP))
+    with asyncio.Runner() as runner:
+        rt = runner.run(runtime.__aenter__())
+        try:
+
+            @settings(max_examples=60, deadline=None)
+            @given(pairs=st.dictionaries(_HEADER_NAME, _HEADER_VALUE, max_size=4))
+            def check(pairs: dict[str, str]) -> None:
+                r = runner.run(rt.post("/headers", json={"pairs": list(pairs.items())}))
+                assert r.status_code == 200, r.text
+                sent = dict(r.headers.raw)  # bytes: httpx would decode values as UTF-8 first
+                for name, value in pairs.items():
+                    assert sent[name.encode()] == value.encode("latin-1")
+
+            check()
+        finally:
+            runner.run(runtime.__aexit__(None, None, None))
+
+
 async def test_head_is_served_by_the_get_step(write_steps: WriteSteps) -> None:
     async with Runtime(write_steps(ROUTING_APP)) as rt:
         r = await rt.request("HEAD", "/orders/1")
