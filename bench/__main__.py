@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import dispatch, http_load, latency, memory, redis_transport, simulator
 from ._machine import describe, load_average
+from ._measure import progress
 from ._paths import BENCH
 from ._report import Row, skipped, table
 
@@ -28,10 +29,6 @@ AREAS: dict[str, tuple[str, Callable[[bool], list[Row]]]] = {
     "5": ("Redis transport", redis_transport.run),
     "6": ("memory", memory.run),
 }
-
-
-def _log(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     timings: dict[str, float] = {}
     for key in args.only.split(","):
         name, run = AREAS[key.strip()]
-        _log(f"[{key}] {name}...")
+        progress(f"[{key}] {name}...")
         t0 = time.perf_counter()
         try:
             rows += run(args.quick)
@@ -63,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             rows.append(skipped(key, name, f"error: {type(exc).__name__}: {exc}"))
         timings[name] = round(time.perf_counter() - t0, 1)
-        _log(f"[{key}] {name}: {timings[name]} s")
+        progress(f"[{key}] {name}: {timings[name]} s")
     total = time.perf_counter() - started
     machine["load_average_at_end"] = load_average()
     print(table(rows))
@@ -80,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": [r.as_dict() for r in rows],
     }
     args.json.write_text(json.dumps(results, indent=2) + "\n")
-    _log(f"wrote {args.json}")
+    progress(f"wrote {args.json}")
     return 0
 
 

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import gc
 import math
+import sys
 from collections.abc import Callable, Sequence
 
-__all__ = ["paired", "percentile", "repeat"]
+__all__ = ["paired", "percentile", "progress", "repeat"]
+
+
+def progress(text: str) -> None:
+    """A progress line on stderr (the table goes to stdout)."""
+    print(text, file=sys.stderr, flush=True)
 
 
 def repeat(fn: Callable[[], float], n: int) -> list[float]:

@@ -12,6 +12,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._measure import progress
 from ._paths import BENCH
 from ._report import Row, Stats, Target, compare, skipped
 from ._servers import Server, pin, pinnable
@@ -107,6 +108,7 @@ def _measure(
             wrk(server.url, 1)
             server.drain()
         for i in range(runs):
+            progress(f"    {'+'.join(stack)}: round {i + 1} of {runs} ({', '.join(sides)})")
             for name, server in servers[i % len(servers) :] + servers[: i % len(servers)]:
                 side = sides[name]
                 side.add(wrk(server.url, seconds))

@@ -20,7 +20,7 @@ from motia_rt.testing import Runtime
 from motia_sim import InvariantViolation, Simulation, fuzz, run_simulated
 from motia_sim.scenario import Scenario, resolve
 
-from ._measure import paired, repeat
+from ._measure import paired, progress, repeat
 from ._paths import SCENARIOS, STEPS
 from ._report import Row, Target, compare, skipped
 
@@ -187,6 +187,7 @@ def served(registry: StepRegistry, n: int) -> Row:
     """The simulator against the runtime doing real I/O: served on loopback, driven over HTTP."""
     from ._servers import Server
 
+    progress("    saga: simulator and the runtime served on loopback")
     with Server("motia", "httptools", "uvloop", "--history", "1000000") as server:
         sim, real = paired(lambda: sim_rate(registry, 1), lambda: served_rate(server.url), n)
     return compare(
@@ -217,6 +218,7 @@ def run(quick: bool = False) -> list[Row]:
     ops = resolve(f"{SCENARIOS / 'ops.py'}::health_check_over_one_day")
     n = 3 if quick else 7
     runtime = "runtime, zero delays"
+    progress("    saga: simulator and in-process runtime")
     sim, rt = paired(lambda: sim_rate(registry, 1), runtime_rate, n)
     rows = [
         compare(
@@ -233,6 +235,7 @@ def run(quick: bool = False) -> list[Row]:
     ]
 
     def fuzzed() -> Row:
+        progress("    saga: fuzzed plans and in-process runtime")
         fz, rt2 = paired(lambda: fuzz_rate(happy), runtime_rate, 3 if quick else 5)
         return compare(
             AREA,
@@ -262,6 +265,7 @@ def run(quick: bool = False) -> list[Row]:
             "the ceiling: what any discrete-event loop in Python costs per event",
         )
     )
+    progress("    cron week")
     cron, bare = paired(lambda: cron_compression(registry, ops.services), bare_compression, n)
     rows.append(
         compare(
@@ -280,6 +284,7 @@ def run(quick: bool = False) -> list[Row]:
         return rows
 
     def fuzz_wall() -> Row:
+        progress("    fuzz, 500 examples (three times, and 500 plain runs)")
         fz, plain = paired(lambda: fuzz_500(happy), lambda: plain_500(happy, registry), 3)
         return compare(
             AREA,
