@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
+import pydantic_core
+
 __all__ = [
     "JSON",
     "UNDECODED",
@@ -49,6 +51,7 @@ class Clock(Protocol):
 UNDECODED: Any = type("Undecoded", (), {"__repr__": lambda self: "UNDECODED"})()
 """Pass as ``Message(data=UNDECODED, raw=text)``: ``data`` is decoded from ``raw`` on first read."""
 
+_from_json: Callable[[str], Any] = pydantic_core.from_json
 _scan_json: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
     json.JSONDecoder()  # type: ignore[arg-type]  # typeshed types the C scanner class oddly
 )
@@ -122,9 +125,15 @@ class Message:
 
 
 def decode_json(text: str) -> JSON:
-    """Decode JSON text this package encoded itself (no surrounding whitespace): the C scanner
-    directly, without ``json.loads``'s two whitespace regex matches. Anything else falls back to
-    ``json.loads`` and its errors."""
+    """Decode JSON text this package encoded itself: pydantic-core's parser (about twice as fast
+    as the standard library's here), which gives the same values, types and float bits. What it
+    refuses goes to the standard library's C scanner: strings with lone surrogates (a Python
+    string may hold one, and the encoder writes it as a ``\\u`` escape), and text that is not
+    JSON, which then fails with ``json.loads``'s error."""
+    try:
+        return _from_json(text)
+    except ValueError:
+        pass
     try:
         value, end = _scan_json(text, 0)
     except StopIteration:

@@ -1,15 +1,17 @@
-"""The JSON fast paths: one reusable C encoder, the C scanner for our own text, lazy Message data."""
+"""The JSON fast paths: one reusable C encoder, pydantic-core's parser (and the C scanner where it
+refuses) for our own text, lazy Message data."""
 
 from __future__ import annotations
 
 import json
 import math
+import struct
 from collections.abc import Callable
 from typing import Any
 
 import pydantic
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from motia_rt.context import StateAccess
@@ -35,6 +37,38 @@ def test_encode_matches_json_dumps_and_decodes_back(value: Any) -> None:
     assert encode_json(value) == json.dumps(value)
     assert encode_json(value, plain=True) == json.dumps(value, separators=(",", ":"))
     assert decode_json(encode_json(value)) == json.loads(json.dumps(value))
+
+
+def _exactly(value: Any) -> Any:
+    """``value`` with every float as its bits and every leaf tagged with its type, so equal means
+    the same types, the same float bits (-0.0 is not 0.0) and the same key order."""
+    if isinstance(value, float):
+        return ("float", struct.pack("<d", value))
+    if isinstance(value, list):
+        return ("list", [_exactly(v) for v in value])
+    if isinstance(value, dict):
+        return ("dict", [(k, _exactly(v)) for k, v in value.items()])
+    return (type(value).__name__, value)
+
+
+# Any text a Python string can hold, lone surrogates included (the encoder escapes them).
+ANY_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=12)
+EXACT_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**40), 10**40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | ANY_TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(ANY_TEXT, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=500)
+@given(EXACT_VALUES, st.booleans())
+def test_decode_gives_exactly_what_json_loads_gives(value: Any, plain: bool) -> None:
+    text = encode_json(value, plain=plain)
+    assert _exactly(decode_json(text)) == _exactly(json.loads(text))
 
 
 @given(JSON_VALUES)
