@@ -134,12 +134,18 @@ def _failed(run: SimRun) -> bool:
 
 
 def run_scenario(
-    s: Scenario, *, seed: int = 0, plan: FaultPlan | None = None, registry: Any = None
+    s: Scenario,
+    *,
+    seed: int = 0,
+    plan: FaultPlan | None = None,
+    registry: Any = None,
+    count_sites: bool = False,
 ) -> SimRun:
     """One simulated run of ``s`` (its steps, services, invariants), failures kept on the run.
     ``registry`` reuses already loaded steps (the fuzz loop loads them once)."""
     sim = Simulation(registry if registry is not None else s.steps_dir, seed=seed, faults=plan,
-                     services=s.services, invariants=s.invariants, cron=s.cron)  # fmt: skip
+                     services=s.services, invariants=s.invariants, cron=s.cron,
+                     count_sites=count_sites)  # fmt: skip
     return sim.execute(s.fn, capture=True)
 
 
@@ -219,6 +225,10 @@ def replay(
     return run
 
 
+_INERT = FaultPlan([StateFault(op=2**62)])
+"""A plan whose one fault can never fire (no run makes that many state operations)."""
+
+
 def fuzz(
     scenario: Scenario | ScenarioFn,
     *,
@@ -243,7 +253,17 @@ def fuzz(
     bindings = s.services() if callable(s.services) else (s.services or {})
     names = tuple(sorted({*registry.default_services(), *bindings}))
     space = FaultSpace.of(registry, names)
+    # One run first to learn where faults can land (runs, side effects, messages, calls, state
+    # operations, ticks), so drawn indexes are folded into what happens. Its plan holds one fault
+    # that never fires, so the scenario takes the path it takes under faults (``h.fault_free`` is
+    # False) without any failing; a failure of this run is left for the examples to find.
+    sites = run_scenario(s, plan=_INERT, registry=registry, count_sites=True).sites
+    assert sites is not None
+    # The report covers every pair (what the scenario cannot reach shows as not exercised);
+    # faults are drawn only where they can land.
     result = FuzzReport(s.ref, possible=space.combinations())
+    space = space.narrowed(registry, sites)
+    reachable = space.combinations()
 
     limit = max_faults or s.max_faults
     frozen: list[list[tuple[str, str]]] = []
@@ -260,9 +280,9 @@ def fuzz(
         # Steering: about half the faults aim at (step, kind) pairs no example has exercised yet. The
         # list of untried pairs is frozen at the first failure, so shrinking replays the same
         # choices against the same list.
-        untried = frozen[0] if frozen else sorted(result.possible - set(result.explored))
+        untried = frozen[0] if frozen else sorted(reachable - set(result.explored))
         drawn = data.draw(st.lists(recipes(space), max_size=limit), label="fault recipes")
-        plan = FaultPlan(fault_from_recipe(space, r, untried) for r in drawn)
+        plan = FaultPlan(fault_from_recipe(space, r, untried, sites) for r in drawn)
         run = run_scenario(s, seed=seed, plan=plan, registry=registry)
         if _failed(run):
             if not frozen:

@@ -10,7 +10,8 @@ import asyncio
 import random
 import types
 from collections import Counter
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from motia_rt.errors import HandlerCrash
@@ -31,7 +32,28 @@ from .faults import (
 )
 from .trace import Trace
 
-__all__ = ["FaultInjector", "check_plan", "pass_turns"]
+__all__ = ["FaultInjector", "FaultSites", "check_plan", "pass_turns"]
+
+
+@dataclass(frozen=True)
+class FaultSites:
+    """How many of each fault point a run reached: what a fault's indexes can address. A fault
+    whose index is within these counts fires on that run's schedule (unless an earlier fault
+    changes the run)."""
+
+    runs: Mapping[str, int]
+    """Handler runs per step."""
+    effects: Mapping[tuple[str, int], Mapping[str, int]]
+    """(step, run index) -> side effects of that run by kind (``state`` writes, ``emit``,
+    ``service`` calls): where ``crash ... after=KIND#K`` can land."""
+    messages: Mapping[tuple[str, str], int]
+    """First deliveries per (topic, step)."""
+    calls: Mapping[str, int]
+    """Calls per service."""
+    state_ops: int
+    """State operations, reads included."""
+    ticks: Mapping[str, int]
+    """Cron ticks per step."""
 
 
 def check_plan(plan: FaultPlan, registry: StepRegistry, services: list[str]) -> None:
@@ -64,7 +86,10 @@ class FaultInjector:
     only for the steps the plan crashes. The seed-drawn yields are the same whatever the plan.
     """
 
-    def __init__(self, plan: FaultPlan, rng: random.Random, trace: Trace) -> None:
+    def __init__(
+        self, plan: FaultPlan, rng: random.Random, trace: Trace, *, count_sites: bool = False
+    ) -> None:
+        """``count_sites=True`` counts every fault point whatever the plan (``sites()``)."""
         self.plan = plan
         self.rng = rng
         self.trace = trace
@@ -80,12 +105,28 @@ class FaultInjector:
         self._calls: Counter[str] = Counter()
         self._state_ops = 0
         self._ticks: Counter[str] = Counter()
+        self._count_sites = count_sites
+        self._run_effects: dict[tuple[str, int], Counter[str]] = {}
         faults = plan.faults
         self.crash_steps = {f.step for f in faults if isinstance(f, Crash)}
         """Steps the plan crashes: only their runs need counting (``on_run_start``)."""
-        self.delivery_faults_planned = any(isinstance(f, Duplicate | Delay) for f in faults)
-        self.service_faults = any(isinstance(f, ServiceFault) for f in faults)
-        self.state_faults = any(isinstance(f, StateFault) for f in faults)
+        self.observes_runs = bool(self.crash_steps) or count_sites
+        self.delivery_faults_planned = count_sites or any(
+            isinstance(f, Duplicate | Delay) for f in faults
+        )
+        self.service_faults = count_sites or any(isinstance(f, ServiceFault) for f in faults)
+        self.state_faults = count_sites or any(isinstance(f, StateFault) for f in faults)
+
+    def sites(self) -> FaultSites:
+        """The fault points this run reached (complete only with ``count_sites=True``)."""
+        return FaultSites(
+            runs=dict(self._runs),
+            effects={k: dict(v) for k, v in self._run_effects.items()},
+            messages=dict(self._messages),
+            calls=dict(self._calls),
+            state_ops=self._state_ops,
+            ticks=dict(self._ticks),
+        )
 
     def _take(self, match: Callable[[Fault], bool]) -> Fault | None:
         for i, fault in enumerate(self.plan.faults):
@@ -119,7 +160,7 @@ class FaultInjector:
     # -- crashes -------------------------------------------------------------------------------
 
     def on_run_start(self, run: HandlerRun) -> None:
-        if run.step not in self.crash_steps:
+        if run.step not in self.crash_steps and not self._count_sites:
             return
         self._runs[run.step] += 1
         n = self._runs[run.step]
@@ -135,7 +176,9 @@ class FaultInjector:
 
     def on_run_end(self, run: HandlerRun) -> None:
         if self._effects:
-            self._effects.pop(id(run), None)
+            ended = self._effects.pop(id(run), None)
+            if ended is not None and self._count_sites:
+                self._run_effects[(run.step, ended[0])] = ended[1]
 
     def after_side_effect(self, kind: str) -> None:
         """Called right after a state operation, emit or service call; may crash the run."""

@@ -23,7 +23,7 @@ from motia_rt.tracing import HandlerRun
 
 from ._loop import VirtualClock, run_simulated
 from .faults import Fault, FaultPlan
-from .injector import FaultInjector, check_plan
+from .injector import FaultInjector, FaultSites, check_plan
 from .invariants import Invariant, InvariantViolation, World, as_invariants
 from .ports import ServiceCall, SimStateStore, SimTransport, simulated_services
 from .trace import Divergence, Trace, compact
@@ -64,6 +64,8 @@ class SimRun:
     error: BaseException | None = None
     """What the scenario raised (only kept by ``execute(..., capture=True)``)."""
     extra: dict[str, Any] = field(default_factory=dict)
+    sites: FaultSites | None = None
+    """The fault points the run reached (``Simulation(count_sites=True)``)."""
 
 
 class SimHarness(Harness):
@@ -122,6 +124,8 @@ class Simulation:
     ``invariants`` are checked during (``always``) and at the end (``eventually``) of ``execute``.
     ``check_determinism=True`` runs twice and raises ``NondeterminismError`` on any difference.
     ``quiet=False`` lets the runtime's loggers through (the trace records everything anyway).
+    ``count_sites=True`` counts every fault point the run reaches (``SimRun.sites``), whatever
+    the plan: what ``fuzz`` learns from a fault-free run to aim its faults.
     """
 
     def __init__(
@@ -135,6 +139,7 @@ class Simulation:
         check_determinism: bool = False,
         cron: bool = True,
         quiet: bool = True,
+        count_sites: bool = False,
     ) -> None:
         self.registry = steps_dir if isinstance(steps_dir, StepRegistry) else load_steps(steps_dir)
         self.seed = seed
@@ -144,6 +149,7 @@ class Simulation:
         self.check_determinism = check_determinism
         self.cron = cron
         self.quiet = quiet
+        self.count_sites = count_sites
         self.last: SimRun | None = None
 
     def run(self, scenario: Callable[[SimHarness], Awaitable[T]]) -> T:
@@ -192,7 +198,7 @@ class Simulation:
         clock = VirtualClock()
         trace = Trace(clock.monotonic)
         schedule = random.Random(f"schedule:{self.seed}")
-        injector = FaultInjector(self.plan, schedule, trace)
+        injector = FaultInjector(self.plan, schedule, trace, count_sites=self.count_sites)
         raw_services = self._bindings()
         check_plan(self.plan, self.registry, list(raw_services))
         calls: list[ServiceCall] = []
@@ -209,7 +215,7 @@ class Simulation:
         checker = _AlwaysChecker(self.invariants, world, trace)
         # Observers run at every emit and handler run: only the ones this run needs.
         engine.add_observer(trace)
-        if injector.crash_steps:
+        if injector.observes_runs:
             engine.add_observer(injector)
         if checker.invariants:
             engine.add_observer(checker)
@@ -257,7 +263,8 @@ class Simulation:
             quiet.setLevel(level)
         return SimRun(value, trace, self.seed, self.plan, injector.fired, injector.explored,
                       world, checker.violation, clock.monotonic(),
-                      failure[0] if failure else None)  # fmt: skip
+                      failure[0] if failure else None,
+                      sites=injector.sites() if self.count_sites else None)  # fmt: skip
 
     settle_timeout: float = 7 * 86400.0
     """Virtual seconds a run may take to quiesce after the scenario returns."""

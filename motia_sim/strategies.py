@@ -15,6 +15,7 @@ from motia_rt.loader import load_steps
 from motia_rt.steps import StepRegistry
 
 from .faults import Crash, CronFault, Delay, Duplicate, Fault, FaultPlan, ServiceFault, StateFault
+from .injector import FaultSites
 
 __all__ = ["FaultSpace", "Recipe", "fault_from_recipe", "fault_plans", "faults", "recipes"]
 
@@ -35,6 +36,35 @@ class FaultSpace:
         subs = tuple((sub.topic, sub.step) for sub in registry.subscriptions())
         names = services if services is not None else tuple(sorted(registry.default_services()))
         return cls(handlers, subs, names, tuple(s.name for s in registry.of_kind("cron")))
+
+    def narrowed(self, registry: StepRegistry, sites: FaultSites) -> FaultSpace:
+        """Only what can run in a scenario whose run reached ``sites``: the steps that ran, and
+        the event steps their declared emits can reach (a fault can start a compensation that did
+        not run there). A cron step that never ticked or an api step never called cannot run in
+        any example: faults add no ticks and make no requests. Services as below."""
+        ran = {name for name, n in sites.runs.items() if n}
+        steps = {step.name: step for step in registry}
+        emitted = {topic for name in ran if name in steps for topic in steps[name].emits}
+        can_run = set(ran)
+        grew = True
+        while grew:
+            grew = False
+            for topic, step in self.subscriptions:
+                if topic in emitted and step not in can_run:
+                    can_run.add(step)
+                    emitted.update(steps[step].emits)
+                    grew = True
+        # A step that can run but did not may call any service; when every step that can run
+        # did, a service none of them called is left out too.
+        services = self.services
+        if can_run <= ran:
+            services = tuple(name for name in services if sites.calls.get(name))
+        return FaultSpace(
+            handlers=tuple(h for h in self.handlers if h in can_run),
+            subscriptions=tuple(p for p in self.subscriptions if p[1] in can_run),
+            services=services,
+            cron_steps=tuple(c for c in self.cron_steps if sites.ticks.get(c)),
+        )
 
     def combinations(self) -> set[tuple[str, str]]:
         """Every (step or service, fault kind) pair a plan can exercise."""
@@ -126,36 +156,75 @@ Recipe = tuple[bool, int, int, int, int, int, int, int, int, int, int, bool, int
 
 def recipes(space: FaultSpace) -> st.SearchStrategy[Recipe]:
     """Every draw a fault could need, drawn always, so the number of draws never depends on what
-    the fuzzer has explored so far (Hypothesis requires data generation to be repeatable)."""
+    the fuzzer has explored so far (Hypothesis requires data generation to be repeatable).
+    Indexes are drawn wide and folded into what a fault-free run reached (``fault_from_recipe``)."""
     return st.tuples(
         st.booleans(), st.integers(0, max(0, len(space.combinations()) - 1)),
-        st.integers(1, 2), st.integers(0, 3), st.integers(1, 2), st.integers(1, 3),
-        st.integers(0, 3), st.integers(1, 6), st.integers(0, 2), st.integers(1, 40),
-        st.integers(1, 3), st.booleans(), st.integers(0, 7),
+        st.integers(1, 8), st.integers(0, 3), st.integers(1, 8), st.integers(1, 8),
+        st.integers(0, 3), st.integers(1, 16), st.integers(0, 2), st.integers(1, 400),
+        st.integers(1, 8), st.booleans(), st.integers(0, 7),
     )  # fmt: skip
 
 
-def fault_from_recipe(space: FaultSpace, recipe: Recipe, untried: list[tuple[str, str]]) -> Fault:
+def _within(n: int, count: int, unknown: int) -> int:
+    """``n`` (1-based) folded into ``1..count``, or into ``1..unknown`` where nothing was counted."""
+    return 1 + (n - 1) % (count or unknown)
+
+
+_NO_SITES = FaultSites(runs={}, effects={}, messages={}, calls={}, state_ops=0, ticks={})
+
+
+def fault_from_recipe(
+    space: FaultSpace,
+    recipe: Recipe,
+    untried: list[tuple[str, str]],
+    sites: FaultSites | None = None,
+) -> Fault:
     """Turn a recipe into a fault: aimed at an untried (step, kind) pair when ``aim`` is set, at
-    any pair otherwise. Every draw shrinks toward the first pair and the simplest fault."""
+    any pair otherwise. Every draw shrinks toward the first pair and the simplest fault.
+
+    Indexes are folded into ``sites``, what a fault-free run reached: a crash lands in a run the
+    step had, after a kind of side effect that run made; a duplicate or delay hits a message that
+    was delivered; a service, state or cron fault a call, operation or tick that happened. So a
+    drawn fault fires on the fault-free schedule, instead of mostly naming, say, a sixth call to a
+    service called once. Where nothing was counted, indexes stay small (runs and side effects 1-2,
+    messages and ticks 1-3, calls 1-6, state operations 1-40) without ``sites``, and 1 with."""
     aim, index, run, after, k, nth, delay, call, mode, op, tick, missed, sub = recipe
+    seen = sites or _NO_SITES
+    # A point the counted run never reached may be reached once another fault changes the run (a
+    # compensation step, a retry): first of its kind, the likeliest to happen then.
+    ones = sites is not None
     pairs = sorted(space.combinations())
     pool = untried if aim and untried else pairs
     where, kind = pool[index % len(pool)]
     if kind == "crash":
-        return Crash(where, run) if after == 0 else Crash(where, run, _AFTER[after], k)  # type: ignore[arg-type]
+        run = _within(run, seen.runs.get(where, 0), 1 if ones else 2)
+        if after == 0:
+            return Crash(where, run)
+        made = seen.effects.get((where, run))
+        if made is None:  # a run the fault-free schedule did not have: any kind, as drawn
+            return Crash(where, run, _AFTER[after], _within(k, 0, 1 if ones else 2))  # type: ignore[arg-type]
+        kinds = [a for a in _AFTER[1:] if made.get(a)]
+        if not kinds:  # the run made no side effect: it can only crash as it starts
+            return Crash(where, run)
+        chosen = kinds[(after - 1) % len(kinds)]
+        return Crash(where, run, chosen, _within(k, made[chosen], 2))  # type: ignore[arg-type]
     if kind in ("duplicate", "delay"):
         subs = [p for p in space.subscriptions if p[1] == where]
+        subs = [p for p in subs if seen.messages.get(p)] or subs
         topic, step = subs[sub % len(subs)]
+        nth = _within(nth, seen.messages.get((topic, step), 0), 1 if ones else 3)
         if kind == "duplicate":
             return Duplicate(topic, step, nth)
         return Delay(topic, step, nth, _DELAYS[delay])
     if kind == "service":
         secs = 0.0 if mode == 0 else _LATENCY[delay % 3]
+        call = _within(call, seen.calls.get(where, 0), 1 if ones else 6)
         return ServiceFault(where, call, _MODES[mode], secs)  # type: ignore[arg-type]
     if kind == "cron":
+        tick = _within(tick, seen.ticks.get(where, 0), 1 if ones else 3)
         return CronFault(where, tick, 0.0 if missed else _DELAYS[2 + delay % 2], missed)
-    return StateFault(op)
+    return StateFault(_within(op, seen.state_ops, 40))
 
 
 def fault_plans(
