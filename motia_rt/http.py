@@ -191,8 +191,9 @@ class _Endpoint:
         try:
             result = await self.engine.run_api(step, req, trace_id)
         except TimeoutError:
-            response: Response | _Reply = error(504, f"handler of {step.name} timed out after "
-                                       f"{step.timeout:g}s", traceId=trace_id)  # fmt: skip
+            response: Response | _Reply = error(
+                504, f"handler of {step.name} timed out after {step.timeout:g}s", traceId=trace_id
+            )
         except Exception:
             response = error(500, "internal error: the handler failed", step=step.name,
                              traceId=trace_id)  # fmt: skip
