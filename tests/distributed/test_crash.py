@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from redis.asyncio import Redis
+
 from motia_rt.clock import AsyncioClock
 from motia_rt.loader import load_steps
 from motia_rt.ports import Delivery, Message
@@ -68,6 +70,18 @@ async def publish(
         await asyncio.sleep(pause)
 
 
+async def held_by(client: Any, prefix: str, consumer: str) -> int:
+    """Entries ``consumer`` has read from the standard steps' streams and not acknowledged."""
+    held = 0
+    for step, topic in [("Record", "work"), ("Picky", "picky")]:
+        for stream in [f"{prefix}:topic:{topic}", f"{prefix}:step:{step}"]:
+            for entry in (await client.xpending(stream, step)).get("consumers") or []:
+                name = entry["name"]
+                if (name.decode() if isinstance(name, bytes) else name) == consumer:
+                    held += int(entry["pending"])
+    return held
+
+
 async def pending_everywhere(client: Any, prefix: str) -> dict[str, int]:
     """What Redis still holds for the app, by kind (all should be 0)."""
     held = {}
@@ -96,19 +110,29 @@ async def test_events_survive_workers_killed_mid_flight(
     victim.start()
     survivor.start()
     messages = events()
+    # Its own connection: the publisher keeps the test client's pool busy.
+    watcher = Redis.from_url(redis_url)
     started = time.monotonic()
     publishing = asyncio.create_task(publish(transport, messages, seconds=8.0))
 
     for kill in range(KILLS):
         offset = len(victim.text())
         await asyncio.to_thread(victim.wait_for_log, "consuming", 30, offset)
-        await asyncio.sleep(0.6)  # let it take work, then kill it with deliveries in flight
+        found = re.search(r"worker (\S+) consuming", victim.text()[offset:])
+        assert found is not None
+        # Let it take work, then kill it with deliveries in flight: once it holds some it has not
+        # acknowledged (a fixed pause sometimes caught it between batches, with nothing held).
+        await asyncio.sleep(0.3)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not await held_by(watcher, prefix, found[1]):
+            await asyncio.sleep(0.01)
         victim.kill()
         victim.start()
         if kill == 2:  # and once, a graceful restart of the other one under load
             assert survivor.stop() == 0
             survivor.start()
     await publishing
+    await watcher.aclose()
     published = time.monotonic() - started
 
     fx = Effects(client, f"{prefix}:fx")
