@@ -191,38 +191,41 @@ def fault_from_recipe(
     messages and ticks 1-3, calls 1-6, state operations 1-40) without ``sites``, and 1 with."""
     aim, index, run, after, k, nth, delay, call, mode, op, tick, missed, sub = recipe
     seen = sites or _NO_SITES
-    # A point the counted run never reached may be reached once another fault changes the run (a
-    # compensation step, a retry): first of its kind, the likeliest to happen then.
-    ones = sites is not None
+
+    def uncounted(blind: int) -> int:
+        # A point the counted run never reached may be reached once another fault changes the
+        # run (a compensation step, a retry): first of its kind, the likeliest to happen then.
+        return 1 if sites is not None else blind
+
     pairs = sorted(space.combinations())
     pool = untried if aim and untried else pairs
     where, kind = pool[index % len(pool)]
     if kind == "crash":
-        run = _within(run, seen.runs.get(where, 0), 1 if ones else 2)
+        run = _within(run, seen.runs.get(where, 0), uncounted(2))
         if after == 0:
             return Crash(where, run)
         made = seen.effects.get((where, run))
         if made is None:  # a run the fault-free schedule did not have: any kind, as drawn
-            return Crash(where, run, _AFTER[after], _within(k, 0, 1 if ones else 2))  # type: ignore[arg-type]
+            return Crash(where, run, _AFTER[after], _within(k, 0, uncounted(2)))  # type: ignore[arg-type]
         kinds = [a for a in _AFTER[1:] if made.get(a)]
         if not kinds:  # the run made no side effect: it can only crash as it starts
             return Crash(where, run)
         chosen = kinds[(after - 1) % len(kinds)]
-        return Crash(where, run, chosen, _within(k, made[chosen], 2))  # type: ignore[arg-type]
+        return Crash(where, run, chosen, _within(k, made[chosen], 1))  # type: ignore[arg-type]
     if kind in ("duplicate", "delay"):
         subs = [p for p in space.subscriptions if p[1] == where]
         subs = [p for p in subs if seen.messages.get(p)] or subs
         topic, step = subs[sub % len(subs)]
-        nth = _within(nth, seen.messages.get((topic, step), 0), 1 if ones else 3)
+        nth = _within(nth, seen.messages.get((topic, step), 0), uncounted(3))
         if kind == "duplicate":
             return Duplicate(topic, step, nth)
         return Delay(topic, step, nth, _DELAYS[delay])
     if kind == "service":
         secs = 0.0 if mode == 0 else _LATENCY[delay % 3]
-        call = _within(call, seen.calls.get(where, 0), 1 if ones else 6)
+        call = _within(call, seen.calls.get(where, 0), uncounted(6))
         return ServiceFault(where, call, _MODES[mode], secs)  # type: ignore[arg-type]
     if kind == "cron":
-        tick = _within(tick, seen.ticks.get(where, 0), 1 if ones else 3)
+        tick = _within(tick, seen.ticks.get(where, 0), uncounted(3))
         return CronFault(where, tick, 0.0 if missed else _DELAYS[2 + delay % 2], missed)
     return StateFault(_within(op, seen.state_ops, 40))
 
