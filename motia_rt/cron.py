@@ -16,8 +16,10 @@ __all__ = ["CronLock", "CronScheduler", "next_fire_time"]
 
 log = logging.getLogger("motia.cron")
 
-CronLock = Callable[[str, float], Awaitable[bool]]
-"""``lock(step_name, scheduled_time) -> acquired``: with several instances, only one fires a tick."""
+CronLock = Callable[[str, float], Awaitable[int]]
+"""``lock(step_name, scheduled_time) -> runs``: with several instances, only one fires a tick
+(``True`` there, ``False`` elsewhere). The answer is how many times this instance runs the tick:
+the simulator answers 2 to inject a tick that ran twice (two instances whose lock failed)."""
 
 
 def next_fire_time(expression: str, after: float) -> float:
@@ -63,7 +65,7 @@ class CronScheduler:
         due = float(schedule.get_next(float))
         while True:
             await clock.sleep(due - clock.now())
-            if self.lock is None or await self.lock(step.name, due):
+            for _ in range(1 if self.lock is None else int(await self.lock(step.name, due))):
                 run = asyncio.create_task(self.engine.run_cron(step.name))
                 self._runs[run] = None
                 run.add_done_callback(lambda t: self._runs.pop(t, None))

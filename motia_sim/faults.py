@@ -4,6 +4,8 @@
 
 Each fault names where (step, topic, service, state operation), when (the n-th run, message, call or
 tick) and what. A fault fires at most once, at the place the plan names, and shows in the trace.
+The kinds (their dataclasses and text forms) are defined in ``motia_sim._kinds``, one module each;
+this module reads and writes plans by iterating over them.
 """
 
 from __future__ import annotations
@@ -11,10 +13,25 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Literal, TypeAlias
+from typing import Any
+
+from ._kinds import (
+    KINDS,
+    Crash,
+    CrashPoint,
+    CronFault,
+    Delay,
+    Duplicate,
+    Fault,
+    FaultPlanSyntaxError,
+    ServiceFault,
+    StateFault,
+    kind_named,
+)
 
 __all__ = [
     "Crash",
+    "CrashPoint",
     "CronFault",
     "Delay",
     "Duplicate",
@@ -27,8 +44,6 @@ __all__ = [
     "ServiceFault",
     "StateFault",
 ]
-
-CrashPoint: TypeAlias = Literal["start", "state", "emit", "service"]
 
 
 class InjectedFault(Exception):
@@ -43,122 +58,7 @@ class InjectedStoreError(InjectedFault, ConnectionError):
     """A state store operation failed (a fault plan's ``state op=k``)."""
 
 
-class FaultPlanSyntaxError(ValueError):
-    """A fault plan's text could not be parsed; the message shows the expected forms."""
-
-
-@dataclass(frozen=True, slots=True)
-class Crash:
-    """The ``run``-th handler run of ``step`` dies at its start, or right after its ``k``-th side
-    effect of kind ``after`` (state write or read, emit, service call); the message is redelivered."""
-
-    step: str
-    run: int = 1
-    after: CrashPoint = "start"
-    k: int = 1
-    kind: ClassVar[str] = "crash"
-
-    def __post_init__(self) -> None:
-        if self.after == "start":  # k means nothing at the start: one canonical form
-            object.__setattr__(self, "k", 1)
-
-    def __str__(self) -> str:
-        where = "start" if self.after == "start" else f"{self.after}#{self.k}"
-        return f"crash step={self.step} run={self.run} after={where}"
-
-
-@dataclass(frozen=True, slots=True)
-class Duplicate:
-    """The ``nth`` message of ``topic`` is delivered to ``step`` twice."""
-
-    topic: str
-    step: str
-    nth: int = 1
-    kind: ClassVar[str] = "duplicate"
-
-    def __str__(self) -> str:
-        return f"duplicate topic={self.topic} step={self.step} nth={self.nth}"
-
-
-@dataclass(frozen=True, slots=True)
-class Delay:
-    """The ``nth`` message of ``topic`` reaches ``step`` ``seconds`` late (so others overtake it)."""
-
-    topic: str
-    step: str
-    nth: int = 1
-    seconds: float = 1.0
-    kind: ClassVar[str] = "delay"
-
-    def __str__(self) -> str:
-        return (
-            f"delay topic={self.topic} step={self.step} nth={self.nth} seconds={_num(self.seconds)}"
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceFault:
-    """The ``call``-th call to service ``service`` fails (``error``), hangs ``seconds`` then times
-    out (``timeout``), or answers ``seconds`` late (``latency``)."""
-
-    service: str
-    call: int = 1
-    mode: Literal["error", "timeout", "latency"] = "error"
-    seconds: float = 0.0
-    kind: ClassVar[str] = "service"
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("error", "timeout", "latency"):
-            raise FaultPlanSyntaxError(f"service mode {self.mode!r}: use error, timeout or latency")
-        if self.mode == "error":
-            object.__setattr__(self, "seconds", 0.0)
-
-    def __str__(self) -> str:
-        text = f"service name={self.service} call={self.call} mode={self.mode}"
-        return text + (f" seconds={_num(self.seconds)}" if self.mode != "error" else "")
-
-
-@dataclass(frozen=True, slots=True)
-class StateFault:
-    """The ``op``-th state store operation of the run fails with ``InjectedStoreError``."""
-
-    op: int = 1
-    kind: ClassVar[str] = "state"
-
-    def __str__(self) -> str:
-        return f"state op={self.op}"
-
-
-@dataclass(frozen=True, slots=True)
-class CronFault:
-    """The ``tick``-th scheduled tick of cron step ``step`` fires ``late`` seconds late, or is
-    ``missed`` entirely."""
-
-    step: str
-    tick: int = 1
-    late: float = 0.0
-    missed: bool = False
-    kind: ClassVar[str] = "cron"
-
-    def __post_init__(self) -> None:
-        if self.missed:
-            object.__setattr__(self, "late", 0.0)
-
-    def __str__(self) -> str:
-        what = "missed=true" if self.missed else f"late={_num(self.late)}"
-        return f"cron step={self.step} tick={self.tick} {what}"
-
-
-Fault: TypeAlias = Crash | Duplicate | Delay | ServiceFault | StateFault | CronFault
-_KINDS: dict[str, type[Any]] = {
-    c.kind: c for c in (Crash, Duplicate, Delay, ServiceFault, StateFault, CronFault)
-}
-_RENAMES = {"service": {"name": "service"}}
 _PAIR = re.compile(r"^([A-Za-z_]+)=(\S+)$")
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 @dataclass(frozen=True)
@@ -194,38 +94,34 @@ class FaultPlan:
         return cls(_parse_one(part.strip()) for part in text.split(";") if part.strip())
 
 
-_FORMS = (
-    "crash step=S run=N after=start|state#K|emit#K|service#K; "
-    "duplicate topic=T step=S nth=N; delay topic=T step=S nth=N seconds=X; "
-    "service name=NAME call=N mode=error|timeout|latency [seconds=X]; state op=N; "
-    "cron step=S tick=N late=X|missed=true"
-)
+_FORMS = "; ".join(kind.form for kind in KINDS)
 
 
 def _parse_one(text: str) -> Fault:
-    kind, *pairs = text.split()
-    cls = _KINDS.get(kind)
-    if cls is None:
-        raise FaultPlanSyntaxError(f"unknown fault kind {kind!r} in {text!r}; forms: {_FORMS}")
-    known = {f.name: f for f in fields(cls)}
+    name, *pairs = text.split()
+    kind = kind_named(name)
+    if kind is None:
+        raise FaultPlanSyntaxError(f"unknown fault kind {name!r} in {text!r}; forms: {_FORMS}")
+    known = {f.name: f for f in fields(kind.fault)}
     values: dict[str, Any] = {}
     for pair in pairs:
         m = _PAIR.match(pair)
         if not m:
             raise FaultPlanSyntaxError(f"expected key=value, got {pair!r} in {text!r}")
         key, raw = m.group(1), m.group(2)
-        key = _RENAMES.get(kind, {}).get(key, key)
-        if cls is Crash and key == "after":
-            point, _, k = raw.partition("#")
-            if point not in ("start", "state", "emit", "service") or not (k or "1").isdigit():
-                raise FaultPlanSyntaxError(f"after={raw!r} in {text!r}; forms: {_FORMS}")
-            values["after"], values["k"] = point, int(k or 1)
+        try:
+            special = kind.read(key, raw)
+        except ValueError as exc:
+            raise FaultPlanSyntaxError(f"{exc} in {text!r}; forms: {_FORMS}") from None
+        if special is not None:
+            values.update(special)
             continue
+        key = kind.keys.get(key, key)
         if key not in known:
-            raise FaultPlanSyntaxError(f"{kind} has no field {key!r} in {text!r}; forms: {_FORMS}")
+            raise FaultPlanSyntaxError(f"{name} has no field {key!r} in {text!r}; forms: {_FORMS}")
         values[key] = _convert(known[key].type, raw, text)
     try:
-        fault: Fault = cls(**values)
+        fault: Fault = kind.fault(**values)
     except TypeError as exc:
         raise FaultPlanSyntaxError(f"{text!r}: {exc}; forms: {_FORMS}") from None
     return fault

@@ -16,16 +16,17 @@ from hypothesis import strategies as st
 
 from motia_rt.loader import load_steps
 
-from .faults import Crash, Delay, Duplicate, Fault, FaultPlan, ServiceFault, StateFault
+from ._kinds import KINDS, kind_of
+from .faults import Fault, FaultPlan, StateFault
 from .invariants import Invariant, InvariantViolation, World, as_invariants
 from .scenario import Scenario, ScenarioFn, resolve
 from .scenario import scenario as declare
 from .simulation import SimRun, Simulation
-from .strategies import FaultSpace, fault_from_recipe, recipes
+from .strategies import FaultSpace, fault_from_recipe, recipes, with_magnitudes
 
 __all__ = ["FuzzReport", "fuzz", "replay", "run_scenario"]
 
-KINDS = ("crash", "state", "duplicate", "delay", "service", "cron")
+COLUMNS = tuple(kind.name for kind in KINDS)
 
 
 @dataclass
@@ -40,10 +41,10 @@ class FuzzReport:
     def table(self) -> str:
         targets = sorted({t for t, _ in self.possible})
         width = max([len(t) for t in targets] + [12])
-        lines = [f"{'':<{width}}  " + " ".join(f"{k:>9}" for k in KINDS)]
+        lines = [f"{'':<{width}}  " + " ".join(f"{k:>9}" for k in COLUMNS)]
         for t in targets:
             cells = []
-            for k in KINDS:
+            for k in COLUMNS:
                 if (t, k) not in self.possible:
                     cells.append(f"{'':>9}")
                 else:
@@ -192,23 +193,8 @@ def _minimized(s: Scenario, registry: Any, found: InvariantViolation) -> Invaria
 
 def _single_faults(run: SimRun) -> Iterator[Fault]:
     """Each fault of the run's plan, moved to every index the run reached for its kind."""
-    calls: Counter[str] = Counter(c.service for c in run.world.calls)
-    state_ops = sum(1 for e in run.trace.entries if e.kind == "state")
     for fault in run.plan:
-        if isinstance(fault, StateFault):
-            # Failed operations leave no state line: count them back in.
-            yield from (StateFault(op) for op in range(1, state_ops + len(run.fired) + 1))
-        elif isinstance(fault, ServiceFault):
-            for n in range(1, calls[fault.service] + 1):
-                yield replace(fault, call=n)
-        elif isinstance(fault, Crash):
-            for n in range(1, 4):
-                yield replace(fault, run=n)
-        elif isinstance(fault, Duplicate | Delay):
-            for n in range(1, 4):
-                yield replace(fault, nth=n)
-        else:
-            yield fault
+        yield from kind_of(fault).moves(fault, run)
 
 
 def replay(
@@ -240,6 +226,7 @@ def fuzz(
     progress: Callable[[int, int], None] | None = None,
     report: Callable[[str], None] | None = print,
     derandomize: bool = False,
+    magnitudes: Iterable[float] | None = None,
 ) -> FuzzReport:
     """Run ``scenario`` under ``max_examples`` Hypothesis-drawn fault plans and seeds.
 
@@ -247,6 +234,9 @@ def fuzz(
     plan, the seed, the timeline, a ``motia-sim replay`` command and a pasteable pytest test.
     Afterwards ``report`` gets the table of step x fault-kind pairs explored. Examples that reach
     pairs not exercised before are favoured (``hypothesis.target``), steering toward them.
+    ``magnitudes`` are the seconds drawn for delays, service latencies and timeouts and late cron
+    ticks; by default ``strategies.magnitudes``: a few small ones and one second past each span
+    the app and the scenario wait (cron intervals, timeouts, backoffs, ``advance``...).
     """
     s = _as_scenario(scenario, steps, invariants, services)
     registry = load_steps(s.steps_dir)
@@ -263,9 +253,12 @@ def fuzz(
     # faults are drawn only where they can land.
     result = FuzzReport(s.ref, possible=space.combinations())
     space = space.narrowed(registry, sites)
+    if magnitudes is not None:
+        space = with_magnitudes(space, magnitudes)
     reachable = space.combinations()
 
-    limit = max_faults or s.max_faults
+    # Built once: strategies are objects, and building them per example costs more than drawing.
+    drawing = st.lists(recipes(space), max_size=max_faults or s.max_faults)
     frozen: list[list[tuple[str, str]]] = []
 
     @settings(max_examples=max_examples, deadline=None, database=None, derandomize=derandomize,
@@ -281,7 +274,7 @@ def fuzz(
         # list of untried pairs is frozen at the first failure, so shrinking replays the same
         # choices against the same list.
         untried = frozen[0] if frozen else sorted(reachable - set(result.explored))
-        drawn = data.draw(st.lists(recipes(space), max_size=limit), label="fault recipes")
+        drawn = data.draw(drawing, label="fault recipes")
         plan = FaultPlan(fault_from_recipe(space, r, untried, sites) for r in drawn)
         run = run_scenario(s, seed=seed, plan=plan, registry=registry)
         if _failed(run):

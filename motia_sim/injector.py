@@ -19,6 +19,7 @@ from motia_rt.ports import Delivery
 from motia_rt.steps import StepRegistry
 from motia_rt.tracing import CURRENT_RUN, HandlerRun
 
+from ._kinds import AppNames, kind_of
 from .faults import (
     Crash,
     CronFault,
@@ -54,26 +55,21 @@ class FaultSites:
     """State operations, reads included."""
     ticks: Mapping[str, int]
     """Cron ticks per step."""
+    spans: tuple[float, ...] = ()
+    """Seconds the scenario waited, each ``advance(seconds)`` and ``wait_for_topic(timeout=...)``
+    (``fuzz`` draws delays just past them)."""
 
 
 def check_plan(plan: FaultPlan, registry: StepRegistry, services: list[str]) -> None:
     """Raise ``FaultPlanSyntaxError`` when a fault names a step, topic or service the app does
     not have: such a fault could never fire, and a replay would silently pass."""
-    steps = {s.name for s in registry}
-    subscriptions = {(sub.topic, sub.step) for sub in registry.subscriptions()}
+    app = AppNames(
+        steps=frozenset(s.name for s in registry),
+        subscriptions=frozenset((sub.topic, sub.step) for sub in registry.subscriptions()),
+        services=frozenset(services),
+    )
     for fault in plan:
-        problem = None
-        if isinstance(fault, Crash | CronFault) and fault.step not in steps:
-            problem = f"no step named {fault.step!r}; steps: {', '.join(sorted(steps))}"
-        elif (
-            isinstance(fault, Duplicate | Delay) and (fault.topic, fault.step) not in subscriptions
-        ):
-            pairs = ", ".join(f"{t}->{s}" for t, s in sorted(subscriptions))
-            problem = (
-                f"{fault.step!r} does not subscribe to {fault.topic!r}; subscriptions: {pairs}"
-            )
-        elif isinstance(fault, ServiceFault) and fault.service not in services:
-            problem = f"no service named {fault.service!r}; services: {', '.join(sorted(services))}"
+        problem = kind_of(fault).problem(fault, app)
         if problem:
             raise FaultPlanSyntaxError(f"{fault}: {problem}")
 
@@ -107,6 +103,8 @@ class FaultInjector:
         self._ticks: Counter[str] = Counter()
         self._count_sites = count_sites
         self._run_effects: dict[tuple[str, int], Counter[str]] = {}
+        self.spans: list[float] | None = [] if count_sites else None
+        """Where the harness notes the scenario's waits, when counting sites."""
         faults = plan.faults
         self.crash_steps = {f.step for f in faults if isinstance(f, Crash)}
         """Steps the plan crashes: only their runs need counting (``on_run_start``)."""
@@ -126,6 +124,7 @@ class FaultInjector:
             calls=dict(self._calls),
             state_ops=self._state_ops,
             ticks=dict(self._ticks),
+            spans=tuple(self.spans or ()),
         )
 
     def _take(self, match: Callable[[Fault], bool]) -> Fault | None:
@@ -247,19 +246,24 @@ class FaultInjector:
 
     # -- cron ------------------------------------------------------------------------------------
 
-    async def cron_lock(self, step: str, due: float) -> bool:
-        """The cron scheduler's lock: a late tick waits, a missed one is not run."""
+    async def cron_lock(self, step: str, due: float) -> int:
+        """The cron scheduler's lock: how many times this tick runs. A late tick waits, a missed
+        one runs 0 times, one fired twice runs 2 times at once (as two instances do when the lock
+        does not hold)."""
         self._ticks[step] += 1
         n = self._ticks[step]
         fault = self._take(lambda f: isinstance(f, CronFault) and f.step == step and f.tick == n)
         if not isinstance(fault, CronFault):
-            return True
+            return 1
         if fault.missed:
             self._fire(fault, step, f"tick {n} of {step} missed")
-            return False
+            return 0
+        if fault.twice:
+            self._fire(fault, step, f"tick {n} of {step} runs twice")
+            return 2
         self._fire(fault, step, f"tick {n} of {step} fires {fault.late:g}s late")
         await asyncio.sleep(fault.late)
-        return True
+        return 1
 
 
 _TURNS = (0, 0, 1, 2)

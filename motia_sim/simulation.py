@@ -15,9 +15,10 @@ import httpx
 
 from motia_rt.cron import CronScheduler
 from motia_rt.engine import Engine
-from motia_rt.harness import Harness
+from motia_rt.harness import Harness, Match
 from motia_rt.http import build_app
 from motia_rt.loader import load_steps
+from motia_rt.ports import Message
 from motia_rt.steps import StepRegistry
 from motia_rt.tracing import HandlerRun
 
@@ -71,12 +72,34 @@ class SimRun:
 class SimHarness(Harness):
     """The harness a simulated scenario receives: ``Runtime``'s methods plus virtual time."""
 
-    def __init__(self, engine: Engine, clock: VirtualClock, trace: Trace, plan: FaultPlan) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: VirtualClock,
+        trace: Trace,
+        plan: FaultPlan,
+        spans: list[float] | None = None,
+    ) -> None:
         self.clock = clock
         self.trace = trace
         self.plan = plan
         self.fault_free = not plan
+        self._spans = spans
+        """Where ``advance`` and ``wait_for_topic`` note how long they wait, if given: fuzz draws
+        delays just past those spans (``FaultSites.spans``)."""
         self._attach(engine, build_app(engine))
+
+    async def advance(self, seconds: float) -> None:
+        if self._spans is not None:
+            self._spans.append(seconds)
+        await super().advance(seconds)
+
+    async def wait_for_topic(
+        self, topic: str, match: Match = None, timeout: float = 5.0
+    ) -> Message:
+        if self._spans is not None:
+            self._spans.append(timeout)
+        return await super().wait_for_topic(topic, match, timeout)
 
     async def settle(self, timeout: float = 86400.0) -> None:
         """As ``Runtime.settle``, in virtual time (a day by default: retries cost nothing)."""
@@ -225,7 +248,7 @@ class Simulation:
             scheduler = CronScheduler(engine, injector.cron_lock) if self.cron else None
             if scheduler is not None:
                 scheduler.start()
-            harness = SimHarness(engine, clock, trace, self.plan)
+            harness = SimHarness(engine, clock, trace, self.plan, injector.spans)
             try:
                 try:
                     async with asyncio.timeout(self.time_limit):

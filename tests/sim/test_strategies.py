@@ -49,7 +49,7 @@ class Targets:
             assert (fault.seconds == 0) == (fault.mode == "error"), fault
         elif isinstance(fault, CronFault):
             assert fault.step in self.crons, fault
-            assert fault.missed or fault.late > 0, fault
+            assert fault.missed or fault.twice or fault.late > 0, fault
         else:
             assert isinstance(fault, StateFault) and fault.op >= 1
 
@@ -214,7 +214,7 @@ def simplest(space: FaultSpace, where: str, kind: str) -> Fault:
     if kind == "service":
         return ServiceFault(where, 1, "error", 0.0)
     if kind == "cron":
-        return CronFault(where, 1, 30.0)
+        return CronFault(where, 1, space.magnitudes[0])
     return StateFault(1)
 
 
