@@ -55,6 +55,9 @@ class FaultSites:
     """State operations, reads included."""
     ticks: Mapping[str, int]
     """Cron ticks per step."""
+    state_op_steps: tuple[str, ...] = ()
+    """The step whose run made each state operation, in order (``""`` outside any run: the
+    scenario's own reads and writes)."""
     spans: tuple[float, ...] = ()
     """Seconds the scenario waited, each ``advance(seconds)`` and ``wait_for_topic(timeout=...)``
     (``fuzz`` draws delays just past them)."""
@@ -100,6 +103,7 @@ class FaultInjector:
         self._messages: Counter[tuple[str, str]] = Counter()
         self._calls: Counter[str] = Counter()
         self._state_ops = 0
+        self._state_op_steps: list[str] = []
         self._ticks: Counter[str] = Counter()
         self._count_sites = count_sites
         self._run_effects: dict[tuple[str, int], Counter[str]] = {}
@@ -123,6 +127,7 @@ class FaultInjector:
             messages=dict(self._messages),
             calls=dict(self._calls),
             state_ops=self._state_ops,
+            state_op_steps=tuple(self._state_op_steps),
             ticks=dict(self._ticks),
             spans=tuple(self.spans or ()),
         )
@@ -234,6 +239,9 @@ class FaultInjector:
         """The fault for this state operation (``op`` on ``group``/``key``), if the plan has one."""
         self._state_ops += 1
         n = self._state_ops
+        if self._count_sites:
+            run = CURRENT_RUN.get()
+            self._state_op_steps.append(run.step if run else "")
         fault = self._take(lambda f: isinstance(f, StateFault) and f.op == n)
         if isinstance(fault, StateFault):
             run = CURRENT_RUN.get()

@@ -45,7 +45,11 @@ class StateKind(FaultKind[StateFault, StateRecipe]):
         return (st.integers(1, 400),)
 
     def aim(self, where: str, part: StateRecipe, aim: Aim) -> StateFault:
-        # Operations are counted for the whole run, whichever step makes them.
+        # Operations are numbered across the whole run: one that a run of ``where`` made, so the
+        # fault lands in that step; any operation where it made none.
+        made = [n for n, step in enumerate(aim.seen.state_op_steps, 1) if step == where]
+        if made:
+            return StateFault(made[(part.op - 1) % len(made)])
         return StateFault(within(part.op, aim.seen.state_ops, 40))
 
     def problem(self, fault: StateFault, app: AppNames) -> str | None:

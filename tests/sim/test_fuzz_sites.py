@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 
 from motia_rt.loader import load_steps
 from motia_sim import FaultPlan
+from motia_sim._kinds.state import StateRecipe
 from motia_sim.faults import Crash, CronFault, Delay, Duplicate, Fault, ServiceFault, StateFault
 from motia_sim.fuzzing import _INERT, run_scenario
 from motia_sim.injector import FaultSites
 from motia_sim.scenario import Scenario, load_scenarios
-from motia_sim.strategies import FaultSpace, fault_from_recipe, recipes
+from motia_sim.strategies import FaultSpace, Recipe, fault_from_recipe, recipes
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = load_steps(ROOT / "steps")
@@ -111,3 +112,36 @@ def test_a_fault_aimed_at_a_counted_site_fires_on_its_own(data: st.DataObject) -
         return
     run = run_scenario(HAPPY, seed=0, plan=FaultPlan([fault]), registry=REGISTRY)
     assert run.fired == [fault], f"{fault} did not fire"
+
+
+def test_the_counted_run_knows_which_step_made_each_state_operation() -> None:
+    _, sites = PROFILES["happy_path"]
+    assert len(sites.state_op_steps) == sites.state_ops
+    assert sites.state_op_steps[0] == "CreateOrder"  # the first thing the scenario does
+    # Every step whose runs wrote state made operations (reads are operations too).
+    for (step, _), made in sites.effects.items():
+        assert sites.state_op_steps.count(step) >= made.get("state", 0), step
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_a_state_fault_aimed_at_a_step_fails_an_operation_of_that_step(name: str) -> None:
+    space, sites = PROFILES[name]
+    steps = sorted(set(sites.state_op_steps) - {""})
+    assert steps
+    for step in steps:
+        for op in range(1, 12):
+            recipe = Recipe(False, space.pairs.index((step, "state")), {"state": StateRecipe(op)})
+            fault = fault_from_recipe(space, recipe, [], sites)
+            assert isinstance(fault, StateFault)
+            assert sites.state_op_steps[fault.op - 1] == step, (step, fault)
+    # And alone it fires there.
+    s = HAPPY if name == "happy_path" else OPS
+    step = steps[0]
+    fault = fault_from_recipe(
+        space,
+        Recipe(False, space.pairs.index((step, "state")), {"state": StateRecipe(1)}),
+        [],
+        sites,
+    )
+    run = run_scenario(s, seed=0, plan=FaultPlan([fault]), registry=REGISTRY)
+    assert run.explored == {(step, "state")}
