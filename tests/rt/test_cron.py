@@ -92,6 +92,28 @@ async def test_cron_lock_decides_which_ticks_fire(tmp_path: Path) -> None:
     ]
 
 
+async def test_cron_lock_answers_how_many_times_a_tick_runs(tmp_path: Path) -> None:
+    # What two instances do when their lock does not hold: both run the tick (the simulator's
+    # ``cron ... twice=true``).
+    clock = JumpClock(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
+    engine = Engine(load_steps(make_app(tmp_path, TICK)), clock=clock,
+                    transport=MemoryTransport(clock), state=MemoryStateStore())  # fmt: skip
+    asked: list[float] = []
+
+    async def second_tick_twice(step: str, due: float) -> int:
+        asked.append(due)
+        return 2 if len(asked) == 2 else 1
+
+    scheduler = CronScheduler(engine, lock=second_tick_twice)
+    scheduler.start()
+    while len(asked) < 4:
+        await asyncio.sleep(0)
+    await scheduler.close()
+    started = sorted(r.started for r in engine.runs)
+    assert started == [asked[0], asked[1], asked[1], asked[2]]
+    assert len({r.trace_id for r in engine.runs}) == 4, "each run of a tick has its own trace"
+
+
 async def test_trigger_cron_runs_now_and_reports_failures(tmp_path: Path) -> None:
     app = make_app(tmp_path, {
         **TICK,

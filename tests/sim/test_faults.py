@@ -68,6 +68,7 @@ def cron_faults() -> st.SearchStrategy[CronFault]:
     return st.one_of(
         st.builds(lambda s, t, late: CronFault(s, t, late), names, counts, seconds),
         st.builds(lambda s, t: CronFault(s, t, missed=True), names, counts),
+        st.builds(lambda s, t: CronFault(s, t, twice=True), names, counts),
     )
 
 
@@ -113,6 +114,8 @@ def test_text_form_round_trips_for_drawn_plans(jobs: Path, data: st.DataObject) 
         ("state op=7", StateFault(7)),
         ("cron step=Health tick=3 missed=true", CronFault("Health", 3, missed=True)),
         ("cron step=Health late=30", CronFault("Health", 1, 30.0)),
+        ("cron step=Health tick=2 twice=true", CronFault("Health", 2, twice=True)),
+        ("cron step=Health twice=true late=5", CronFault("Health", 1, twice=True)),
     ],
 )
 def test_parse_reads_each_form(text: str, fault: Fault) -> None:
@@ -140,6 +143,8 @@ def test_str_shows_floats_plainly() -> None:
         ("delay topic=t step=S seconds=soon", ["'soon'", "float"]),
         ("cron step=C missed=maybe", ["'maybe'", "bool"]),
         ("crash step=X after=lunch", ["after=", "'lunch'"]),
+        ("cron step=C missed=true twice=true", ["missed=true or twice=true", "not both"]),
+        ("cron step=C twice=often", ["'often'", "bool"]),
         ("crash run=2", ["crash run=2", "step"]),
         ("state op=1; duplicate topic=t", ["duplicate topic=t", "step"]),
     ],
@@ -371,6 +376,14 @@ def test_cron_tick_missed(jobs: Path) -> None:
     run = simulate(jobs, "cron step=Tick tick=1 missed=true", a_thousand_seconds, cron=True)
     assert_fired_once(run, "Tick")
     assert [t(r) for r in runs(run, "Tick")] == [600.0, 900.0]
+
+
+def test_cron_tick_runs_twice_at_once(jobs: Path) -> None:
+    run = simulate(jobs, "cron step=Tick tick=2 twice=true", a_thousand_seconds, cron=True)
+    assert_fired_once(run, "Tick")
+    ticks = runs(run, "Tick")
+    assert [t(r) for r in ticks] == [300.0, 600.0, 600.0, 900.0]
+    assert len({r.trace_id for r in ticks}) == 4 and all(r.outcome == "ok" for r in ticks)
 
 
 def test_faults_naming_what_never_happens_do_not_fire(jobs: Path) -> None:
