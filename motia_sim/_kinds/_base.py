@@ -5,6 +5,7 @@ counted, the names it must find in the app, and where the minimizer moves it. ``
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
@@ -102,8 +103,9 @@ def magnitude_indexes(space: FaultSpace) -> st.SearchStrategy[int]:
     return st.integers(0, max(0, len(space.magnitudes) - 1))
 
 
-class FaultKind(Generic[F, R]):
-    """One kind of fault. Subclasses set ``fault`` and ``form`` and implement the methods."""
+class FaultKind(ABC, Generic[F, R]):
+    """One kind of fault. Subclasses set ``fault``, ``form`` and ``part`` and implement the
+    abstract methods; ``read`` and ``moves`` have defaults."""
 
     fault: type[F]
     """The dataclass; its ``kind`` is the text form's first word and the coverage column."""
@@ -111,6 +113,8 @@ class FaultKind(Generic[F, R]):
     """The accepted text form, listed by parse errors."""
     keys: Mapping[str, str] = {}
     """Text keys that differ from the dataclass field they set (``name`` -> ``service``)."""
+    part: Callable[..., R]
+    """Its part of a fuzz recipe: a dataclass of the integers ``draws`` draws, in order."""
 
     @property
     def name(self) -> str:
@@ -121,30 +125,27 @@ class FaultKind(Generic[F, R]):
         None for a plain one. Raises ``ValueError`` saying what is wrong with ``raw``."""
         return None
 
+    @abstractmethod
     def targets(self, space: FaultSpace) -> Iterable[str]:
         """The steps or services of ``space`` this kind can hit: its rows in the coverage table."""
-        raise NotImplementedError
 
-    part: Callable[..., R]
-    """Its part of a fuzz recipe: a dataclass of the integers ``draws`` draws, in order."""
-
+    @abstractmethod
     def draws(self, space: FaultSpace) -> tuple[st.SearchStrategy[int], ...]:
         """One strategy per field of ``part``, each shrinking toward the simplest fault. The fuzzer
         draws every kind's integers in one flat tuple: nested strategies cost more per draw."""
-        raise NotImplementedError
 
     def recipe(self, space: FaultSpace) -> st.SearchStrategy[R]:
         """Its part of a recipe, drawn on its own (as ``fault_plans`` does)."""
         return st.tuples(*self.draws(space)).map(lambda values: self.part(*values))
 
+    @abstractmethod
     def aim(self, where: str, part: R, aim: Aim) -> F:
         """The fault at ``where`` (one of ``targets``) that ``part`` describes, its indexes folded
         by ``aim``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def problem(self, fault: F, app: AppNames) -> str | None:
         """What ``fault`` names that the app does not have, or None."""
-        raise NotImplementedError
 
     def moves(self, fault: F, run: SimRun) -> Iterable[F]:
         """``fault`` moved to each index ``run`` reached for its kind: what the minimizer tries
