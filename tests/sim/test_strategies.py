@@ -91,7 +91,10 @@ def test_drawn_plans_reach_every_kind_and_target(registries: dict[str, StepRegis
     seen: set[tuple[str, str]] = set()
     kinds: set[str] = set()
 
-    @settings(max_examples=600, database=None, derandomize=True, phases=[Phase.generate])
+    # Derandomized draws still depend on the other tests: Hypothesis mixes constants from every
+    # loaded module (step files included) into its draws. Enough examples that each of the 13
+    # handlers is crashed whatever ran before (600 once left ReserveInventory out).
+    @settings(max_examples=2000, database=None, derandomize=True, phases=[Phase.generate])
     @given(fault_plans(registry, max_faults=3))
     def draw(plan: FaultPlan) -> None:
         seen.update(p for p in map(pair_of, plan) if p is not None)
