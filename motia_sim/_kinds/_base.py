@@ -136,7 +136,7 @@ class FaultKind(ABC, Generic[F, R]):
 
     def recipe(self, space: FaultSpace) -> st.SearchStrategy[R]:
         """Its part of a recipe, drawn on its own (as ``fault_plans`` does)."""
-        return st.tuples(*self.draws(space)).map(lambda values: self.part(*values))
+        return st.builds(self.part, *self.draws(space))
 
     @abstractmethod
     def aim(self, where: str, part: R, aim: Aim) -> F:
