@@ -248,7 +248,7 @@ class Simulation:
             finally:
                 if scheduler is not None:
                     await scheduler.close()
-                await harness._detach()
+                await harness.aclose()
                 await engine.close()
 
         failure: list[BaseException] = []
