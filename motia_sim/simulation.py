@@ -15,6 +15,7 @@ import httpx
 
 from motia_rt.cron import CronScheduler
 from motia_rt.engine import Engine
+from motia_rt.errors import describe_error
 from motia_rt.harness import Harness
 from motia_rt.http import build_app
 from motia_rt.loader import load_steps
@@ -26,7 +27,7 @@ from .faults import Fault, FaultPlan
 from .injector import FaultInjector, FaultSites, check_plan
 from .invariants import Invariant, InvariantViolation, World, as_invariants
 from .ports import ServiceCall, SimStateStore, SimTransport, simulated_services
-from .trace import Divergence, Trace, compact
+from .trace import Divergence, Trace, compact, stable_text
 
 __all__ = ["NondeterminismError", "SimHarness", "SimRun", "Simulation"]
 
@@ -111,7 +112,7 @@ class _AlwaysChecker:
             try:
                 invariant.check(self.world)
             except AssertionError as exc:
-                self.violation = (invariant.name, str(exc) or "assertion failed")
+                self.violation = (invariant.name, stable_text(str(exc)) or "assertion failed")
                 self.trace.add("broken", f"{invariant.name}: {exc}", step=run.step)
                 return
 
@@ -227,10 +228,13 @@ class Simulation:
                 scheduler.start()
             harness = SimHarness(engine, clock, trace, self.plan)
             try:
+                limit = asyncio.timeout(self.time_limit)
                 try:
-                    async with asyncio.timeout(self.time_limit):
+                    async with limit:
                         value = await scenario(harness)
                 except TimeoutError:
+                    if not limit.expired():
+                        raise  # the scenario's own (a TopicTimeout from wait_for_topic...)
                     # Cron timers keep virtual time moving, so a stuck scenario never deadlocks.
                     raise TimeoutError(
                         f"the scenario did not finish within {self.time_limit:g} virtual seconds "
@@ -240,9 +244,7 @@ class Simulation:
                     await self._at_quiescence(harness, world, checker)
                 return value
             except Exception as exc:
-                trace.add(
-                    "error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                )
+                trace.add("error", describe_error(exc).split("\n", 1)[0])
                 failure.append(exc)
                 return None
             finally:
@@ -286,5 +288,5 @@ class Simulation:
             try:
                 invariant.check(world)
             except AssertionError as exc:
-                checker.violation = (invariant.name, str(exc) or "assertion failed")
+                checker.violation = (invariant.name, stable_text(str(exc)) or "assertion failed")
                 harness.trace.add("broken", f"{invariant.name}: {exc}")

@@ -14,15 +14,20 @@ from motia_rt.ports import Message, decode_json
 from motia_rt.schema import json_encoder
 from motia_rt.tracing import HandlerRun
 
-__all__ = ["Divergence", "Trace", "TraceEntry"]
+__all__ = ["Divergence", "Trace", "TraceEntry", "stable_text"]
 
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
+def stable_text(text: str) -> str:
+    """``text`` without object addresses (``<function f at 0x7f...>`` -> ``<function f>``): they
+    differ between runs (pytest's rewritten assertion messages are full of them), a trace must not."""
+    return _ADDRESS.sub("", text) if "0x" in text else text
+
+
 def _stable_repr(value: Any) -> str:
-    # Object addresses differ between runs; a trace must not.
-    return _ADDRESS.sub("", repr(value))
+    return stable_text(repr(value))
 
 
 # ``json.dumps(value, sort_keys=True, separators=(",", ":"), default=_stable_repr)``, built once.
@@ -119,6 +124,8 @@ class Trace:
 
     def add(self, kind: str, text: str, *, step: str | None = None, topic: str | None = None,
             key: str | None = None) -> None:  # fmt: skip
+        if "0x" in text:
+            text = stable_text(text)
         self._rows.append((round(self._now(), 6), kind, _EAGER, text, None, step, topic, key))
 
     def _add_state_set(self, head: str, stored: str, step: str | None, key: str) -> None:
