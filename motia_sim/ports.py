@@ -112,7 +112,9 @@ class SimStateStore:
     def _after(self, op: str, group: str, key: str | None) -> None:
         run = CURRENT_RUN.get()
         where = f"{group}/{key}" if key is not None else group
-        self._trace.add("state", f"{op} {where}", step=run.step if run else None, key=where)
+        trace = self._trace
+        trace.add("state", f"{trace.label(run)} {op} {where}", step=run.step if run else None,
+                  key=where)  # fmt: skip
         # Reads count for ``state op=N`` (every operation can fail), but only writes are side
         # effects a crash can follow (``after=state#K``).
         if op != "get" and op != "get_group":
@@ -134,10 +136,12 @@ class SimStateStore:
         stored = await inner.set(group, key, value)
         run = CURRENT_RUN.get()
         where = f"{group}/{key}"
+        trace = self._trace
         # The store holds the value as JSON text that nothing can change, so the trace formats
         # the line from it only if someone reads the trace.
-        self._trace._add_state_set(f"set {where} = ", inner.stored_text(group, key),
-                                   run.step if run else None, where)  # fmt: skip
+        trace._add_state_set(f"{trace.label(run)} set {where} = ",
+                             inner.stored_text(group, key), run.step if run else None,
+                             where)  # fmt: skip
         self._injector.after_side_effect("state")
         return stored
 
@@ -214,7 +218,7 @@ class _ServiceProxy:
             if turns:
                 await pass_turns(turns)
             calls.append(record)  # after the yield: in the order the plan counts calls
-            trace._add_call(head, args, kwargs, record.step)
+            trace._add_call(f"{trace.label(run)} {head}", args, kwargs, record.step)
             fault = injector.service_fault(name) if injector.service_faults else None
             if fault is not None and fault.mode != "latency":
                 if fault.mode == "timeout":

@@ -12,7 +12,7 @@ import httpx
 
 from motia_rt.ports import Message, decode_json
 from motia_rt.schema import json_encoder
-from motia_rt.tracing import HandlerRun
+from motia_rt.tracing import CURRENT_RUN, HandlerRun
 
 __all__ = ["Divergence", "Trace", "TraceEntry", "stable_text"]
 
@@ -121,6 +121,16 @@ class Trace:
         # the garbage collector stops tracking, so a long trace does not slow collections.
         self._rows: list[tuple[Any, ...]] = []
         self._entries: list[TraceEntry] = []
+        self._labels: dict[int, str] = {}
+        """id(run) -> ``Step#n`` (its n-th run, as ``crash step=Step run=n`` counts), while it runs."""
+        self._run_counts: dict[str, int] = {}
+
+    def label(self, run: HandlerRun | None) -> str:
+        """``Step#n`` for the n-th run of a step, or ``scenario`` outside any run: how the rows a
+        run issues (its state operations, service calls) name it."""
+        if run is None:
+            return "scenario"
+        return self._labels.get(id(run)) or run.step
 
     def add(self, kind: str, text: str, *, step: str | None = None, topic: str | None = None,
             key: str | None = None) -> None:  # fmt: skip
@@ -162,7 +172,9 @@ class Trace:
 
     def on_emit(self, message: Message) -> None:
         group = f" group={message.group_id}" if message.group_id else ""
-        head = f"{message.topic} by {message.source} trace={message.trace_id[:8]}{group} "
+        run = CURRENT_RUN.get()
+        source = self._labels.get(id(run), message.source) if run else message.source
+        head = f"{message.topic} by {source} trace={message.trace_id[:8]}{group} "
         raw = message.raw
         if raw is None:
             self.add("emit", head + _compact(message.data), step=message.source,
@@ -172,13 +184,17 @@ class Trace:
                                message.topic, None))  # fmt: skip
 
     def on_run_start(self, run: HandlerRun) -> None:
+        n = self._run_counts.get(run.step, 0) + 1
+        self._run_counts[run.step] = n
+        label = self._labels[id(run)] = f"{run.step}#{n}"
         source = f" <- {run.topic}" if run.topic else f" ({run.kind})"
-        self.add("run", f"{run.step}{source} attempt {run.attempt} trace={run.trace_id[:8]}",
+        self.add("run", f"{label}{source} attempt {run.attempt} trace={run.trace_id[:8]}",
                  step=run.step, topic=run.topic)  # fmt: skip
 
     def on_run_end(self, run: HandlerRun) -> None:
         error = f": {run.error}" if run.error else ""
-        self.add("end", f"{run.step} {run.outcome}{error}", step=run.step, topic=run.topic)
+        label = self._labels.pop(id(run), run.step)
+        self.add("end", f"{label} {run.outcome}{error}", step=run.step, topic=run.topic)
 
     # -- reading -------------------------------------------------------------------------------
 

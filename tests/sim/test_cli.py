@@ -104,7 +104,11 @@ def test_replay_prints_the_timeline_with_the_fault(
     out = capsys.readouterr().out
     [fault] = [line for line in out.splitlines() if re.match(r"^ +\d+\.\d{3}s  fault ", line)]
     assert f"fault  {plan} -- " in fault
-    runs = [line for line in out.splitlines() if "run    ProcessPayment <- order.priced" in line]
+    runs = [
+        line
+        for line in out.splitlines()
+        if re.search(r"run    ProcessPayment#\d <- order.priced", line)
+    ]
     assert len(runs) == 2
     assert f"replayed {ORDERS}::happy_path seed=3: no invariant broke" in out
 

@@ -83,3 +83,31 @@ def test_an_invariant_failing_with_pytest_assertion_text_stays_deterministic(
     address = re.compile(r" at 0x[0-9a-fA-F]+")
     assert not address.search(sim.last.trace.timeline())  # ...without addresses
     assert not address.search(str(caught.value))
+
+
+async def _two_jobs_concurrently(h: SimHarness) -> None:
+    await h.emit("job.created", {"id": "j1"})
+    await h.emit("job.created", {"id": "j2"})
+    await h.settle()
+    await h.state.get("jobs", "j1")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_state_and_call_row_names_the_run_that_issued_it(tmp_path: Path, seed: int) -> None:
+    sim = Simulation(write(tmp_path, JOBS), seed=seed)
+    sim.run(_two_jobs_concurrently)
+    assert sim.last is not None
+    running: set[str] = set()
+    named = 0
+    for entry in sim.last.trace.entries:
+        label = entry.text.split(" ", 1)[0]
+        if entry.kind == "run":
+            running.add(label)
+        elif entry.kind == "end":
+            running.remove(label)
+        elif entry.kind in ("state", "call"):
+            assert label in running or label == "scenario", entry.line()
+            assert label == "scenario" or label.startswith(f"{entry.step}#"), entry.line()
+            named += label != "scenario"
+    assert named >= 6  # two Worker runs: state, call, state each
+    assert sim.last.trace.entries[-1].text == "scenario get jobs/j1"
