@@ -11,15 +11,17 @@ simulator (plain and fuzzed) and on the real in-process runtime.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
-import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from .invariants import Invariant, World, as_invariants
+from .references import load_module
+
+if TYPE_CHECKING:
+    from .replays import ReplayRecipe
 
 __all__ = ["Mode", "Scenario", "load_scenarios", "resolve", "scenario"]
 
@@ -41,6 +43,9 @@ class Scenario:
     modes: tuple[Mode, ...] = ("sim", "runtime", "fuzz")
     cron: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    recipe: ReplayRecipe | None = None
+    """How a failure of this scenario is replayed, when it was given something in place of what
+    it declares (``fuzz(..., invariants=...)``); ``None``: by its own reference."""
 
     @property
     def steps_dir(self) -> Path:
@@ -95,26 +100,23 @@ def scenario(
 
 
 def load_scenarios(path: str | Path) -> list[Scenario]:
-    """Import a scenario file and return its scenarios in definition order.
+    """Import a scenario file (once per process) and return its scenarios in definition order.
 
     Raises ``LookupError`` when the file does not exist."""
-    file = Path(path).resolve()
-    if not file.is_file():
-        raise LookupError(f"no scenario file {path}")
-    name = "_motia_scenarios_" + "_".join(file.with_suffix("").parts[-2:]).replace("-", "_")
-    spec = importlib.util.spec_from_file_location(name, file)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import scenarios from {file}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
+    module = load_module(path)
     return [v for v in vars(module).values() if isinstance(v, Scenario)]
 
 
 def resolve(ref: str) -> Scenario:
-    """``"scenarios/orders.py::happy_path"`` -> that scenario. Raises ``LookupError`` listing names."""
+    """``"scenarios/orders.py::happy_path"`` -> that scenario: one declared with ``@scenario``, or
+    a plain ``async def`` of the harness. Raises ``LookupError`` listing the scenarios there."""
     path, _, name = ref.partition("::")
     found = load_scenarios(path)
+    candidate = getattr(load_module(path), name, None)
+    if isinstance(candidate, Scenario):
+        return candidate
+    if inspect.iscoroutinefunction(candidate):
+        return scenario(candidate)  # type: ignore[no-any-return]
     for s in found:
         if s.name == name:
             return s
