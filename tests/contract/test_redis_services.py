@@ -35,19 +35,19 @@ class RedisDeployment:
         return self.processes[index]
 
     async def charges(self) -> list[dict[str, Any]]:
-        return await self.view["payments"].charges()  # type: ignore[no-any-return]
+        return await self.view["payments"].charges()
 
     async def refunds(self) -> list[dict[str, Any]]:
-        return await self.view["payments"].refunds()  # type: ignore[no-any-return]
+        return await self.view["payments"].refunds()
 
     async def ledger(self) -> dict[str, dict[str, int]]:
-        return await self.view["catalog"].ledger()  # type: ignore[no-any-return]
+        return await self.view["catalog"].ledger()
 
     async def available(self) -> dict[str, int]:
-        return await self.view["catalog"].available()  # type: ignore[no-any-return]
+        return await self.view["catalog"].available()
 
     async def sent(self) -> list[dict[str, Any]]:
-        return await self.view["notifier"].sent()  # type: ignore[no-any-return]
+        return await self.view["notifier"].sent()
 
 
 class TestFakeRedisServices(ServicesContract):
