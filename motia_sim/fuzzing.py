@@ -143,7 +143,7 @@ def run_scenario(
     ``registry`` reuses already loaded steps (the fuzz loop loads them once)."""
     sim = Simulation(registry if registry is not None else s.steps_dir, seed=seed, faults=plan,
                      services=s.services, invariants=s.invariants, cron=s.cron,
-                     count_sites=count_sites)  # fmt: skip
+                     count_sites=count_sites, http=s.http)  # fmt: skip
     return sim.execute(s.fn, capture=True)
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
+from motia_rt.network import HttpFakes
+
 from .invariants import Invariant, World, as_invariants
 from .references import load_module
 
@@ -39,6 +41,8 @@ class Scenario:
     invariants: tuple[Invariant, ...] = ()
     steps: Path | None = None
     services: Callable[[], Mapping[str, Any]] | Mapping[str, Any] | None = None
+    http: HttpFakes | None = None
+    """Fakes for the steps' outbound HTTP, by host (see ``Simulation(http=...)``)."""
     max_faults: int = 3
     modes: tuple[Mode, ...] = ("sim", "runtime", "fuzz")
     cron: bool = True
@@ -70,13 +74,15 @@ def scenario(
     invariants: Iterable[Invariant | Callable[[World], Any]] = (),
     steps: str | Path | None = None,
     services: Callable[[], Mapping[str, Any]] | Mapping[str, Any] | None = None,
+    http: HttpFakes | None = None,
     max_faults: int = 3,
     modes: Iterable[Mode] = ("sim", "runtime", "fuzz"),
     cron: bool = True,
 ) -> Any:
     """Declare a scenario (usable bare, ``@scenario``, or with options, ``@scenario(...)``).
 
-    ``modes`` picks the pytest items: ``sim`` (seed 0, no faults), ``runtime`` (the real in-process
+    ``http`` routes the steps' outbound httpx requests by host to fakes, in the simulator and on
+    the runtime alike. ``modes`` picks the pytest items: ``sim`` (seed 0, no faults), ``runtime`` (the real in-process
     runtime; leave it out for scenarios that travel in time with ``advance``) and ``fuzz``.
     """
 
@@ -91,6 +97,7 @@ def scenario(
             invariants=as_invariants(invariants),
             steps=(base / steps).resolve() if steps is not None else None,
             services=services,
+            http=http,
             max_faults=max_faults,
             modes=tuple(modes),
             cron=cron,
