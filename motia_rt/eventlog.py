@@ -2,27 +2,52 @@
 
 The live topic stream (``GET /__motia/events``) and the workbench read it; a client that fell
 behind catches up from its last cursor as long as the log still holds those records.
+
+Bounded three ways, so that no run of the app can make it hold much memory: at most
+``capacity`` records, at most ``max_bytes`` of their JSON in all, and no record over
+``max_record_bytes`` (a bigger one keeps its short fields and says ``"truncated": <bytes>``).
+Each record is encoded once, when it is appended: every stream sends that text as it is.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any
+from itertools import islice
+from typing import Any, NamedTuple
 
 from .ports import Message
+from .schema import json_encoder
 from .tracing import HandlerRun
 
-__all__ = ["EventLog", "LogRecord"]
+__all__ = ["EventLog", "LogEntry", "LogRecord"]
 
 LogRecord = dict[str, Any]
 
+_encode = json_encoder(",", ":", lambda value: repr(value), ascii_only=False)
+
+
+class LogEntry(NamedTuple):
+    id: int
+    kind: str
+    record: LogRecord
+    text: str
+    """``record`` as JSON (UTF-8 text, one line)."""
+
 
 class EventLog:
-    """Engine observer keeping the last ``capacity`` records, each with an increasing ``id``."""
+    """Engine observer keeping the most recent records, each with an increasing ``id``."""
 
-    def __init__(self, capacity: int = 10_000) -> None:
-        self._records: deque[LogRecord] = deque(maxlen=capacity)
+    def __init__(
+        self,
+        capacity: int = 10_000,
+        *,
+        max_bytes: int = 16 * 1024 * 1024,
+        max_record_bytes: int = 64 * 1024,
+    ) -> None:
+        self.capacity, self.max_bytes, self.max_record_bytes = capacity, max_bytes, max_record_bytes
+        self._entries: deque[LogEntry] = deque()
+        self._bytes = 0
         self._next = 1
         # Set (and replaced) on each append: waking waiters takes no task and no lock.
         self._appended = asyncio.Event()
@@ -32,12 +57,39 @@ class EventLog:
     def last_id(self) -> int:
         return self._next - 1
 
+    @property
+    def size_bytes(self) -> int:
+        """The JSON text the log holds, in characters (bytes for ASCII)."""
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
     def _append(self, kind: str, body: dict[str, Any]) -> None:
-        self._records.append({"id": self._next, "kind": kind, **body})
+        record = {"id": self._next, "kind": kind, **body}
+        text = self._text(record)
+        self._entries.append(LogEntry(self._next, kind, record, text))
+        self._bytes += len(text)
+        while len(self._entries) > self.capacity or self._bytes > self.max_bytes:
+            self._bytes -= len(self._entries.popleft().text)
         self._next += 1
         if self._waiting:
             self._appended.set()
             self._appended = asyncio.Event()
+
+    def _text(self, record: LogRecord) -> str:
+        try:
+            text = _encode(record)
+        except (ValueError, RecursionError):  # NaN, or nested past what the encoder can reach
+            text = ""
+        if text and len(text) <= self.max_record_bytes:
+            return text
+        size = len(text)
+        # Only the short fields: the ids, names and outcome the workbench shows.
+        short = {k: v for k, v in record.items() if _is_short(v)}
+        record.clear()
+        record.update(short, truncated=size)
+        return _encode(record)
 
     def on_emit(self, message: Message) -> None:
         self._append("emit", {
@@ -58,15 +110,24 @@ class EventLog:
         body["stepKind"] = body.pop("kind")
         return body
 
+    def entries_since(self, cursor: int, limit: int = 1000) -> list[LogEntry]:
+        """Entries with ``id > cursor``, oldest first (at most ``limit``)."""
+        newer = min(self.last_id - cursor, len(self._entries))
+        if newer <= 0:
+            return []
+        # From the right end: a reader that keeps up costs what it reads, not the log's length.
+        tail = list(islice(reversed(self._entries), newer))
+        tail.reverse()
+        return tail[:limit]
+
     def since(self, cursor: int, limit: int = 1000) -> list[LogRecord]:
         """Records with ``id > cursor``, oldest first (at most ``limit``)."""
-        out = [r for r in self._records if r["id"] > cursor]
-        return out[:limit]
+        return [entry.record for entry in self.entries_since(cursor, limit)]
 
-    async def wait(self, cursor: int, timeout: float) -> list[LogRecord]:
-        """Records after ``cursor``, waiting up to ``timeout`` seconds for the first one."""
+    async def wait(self, cursor: int, timeout: float, limit: int = 1000) -> list[LogEntry]:
+        """Entries after ``cursor``, waiting up to ``timeout`` seconds for the first one."""
         if self.last_id > cursor:
-            return self.since(cursor)
+            return self.entries_since(cursor, limit)
         if not self._waiting:
             self._appended = asyncio.Event()  # bound to this loop, not one a past waiter ran in
         self._waiting += 1
@@ -78,12 +139,18 @@ class EventLog:
             return []
         finally:
             self._waiting -= 1
-        return self.since(cursor)
+        return self.entries_since(cursor, limit)
 
     def traces(self, limit: int = 100) -> list[dict[str, Any]]:
         """The most recent traces, newest first, each with its records in order."""
         by_trace: dict[str, list[LogRecord]] = {}
-        for record in self._records:
-            by_trace.setdefault(record["traceId"], []).append(record)
+        for entry in self._entries:
+            by_trace.setdefault(entry.record["traceId"], []).append(entry.record)
         recent = sorted(by_trace.items(), key=lambda kv: kv[1][-1]["id"], reverse=True)[:limit]
         return [{"traceId": t, "records": rs} for t, rs in recent]
+
+
+def _is_short(value: Any) -> bool:
+    if isinstance(value, str):
+        return len(value) <= 256
+    return value is None or isinstance(value, int | float | bool)

@@ -9,6 +9,8 @@ object (400). Nothing here can raise ``RecursionError``: depth is checked before
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -89,8 +91,20 @@ def _reject_constant(name: str) -> Any:
     raise MalformedJSON(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise MalformedJSON(f"{text} is too large for a number (it would be Infinity)")
+    return value
+
+
 # One decoder for every request: json.loads with options builds a new one per call.
 _DECODER = json.JSONDecoder(object_pairs_hook=_unique_pairs, parse_constant=_reject_constant)
+# Only for text with a number whose exponent has 3+ digits (1e999 parses as Infinity): rare.
+_FINITE_DECODER = json.JSONDecoder(
+    object_pairs_hook=_unique_pairs, parse_constant=_reject_constant, parse_float=_finite_float
+)
+_BIG_EXPONENT = re.compile(r"[0-9][eE][+-]?[0-9]{3}")
 _check_json: Callable[..., Any] = pydantic_core.from_json
 
 
@@ -117,6 +131,8 @@ def parse_json(raw: bytes | str) -> Any:
     except ValueError as exc:
         if str(exc).startswith("recursion limit exceeded"):
             raise MalformedJSON(f"nested deeper than {MAX_JSON_DEPTH} levels ({exc})") from None
+        if "NaN" in text or "Infinity" in text:
+            raise MalformedJSON(f"{exc} (NaN and Infinity are not JSON)") from None
         raise MalformedJSON(str(exc)) from None
     return _decode_unique(text)
 
@@ -128,8 +144,9 @@ def reject_duplicate_keys(raw: bytes | str) -> None:
 
 
 def _decode_unique(text: str) -> Any:
+    decoder = _FINITE_DECODER if _BIG_EXPONENT.search(text) else _DECODER
     try:
-        return _DECODER.decode(text)
+        return decoder.decode(text)
     except _DuplicateKey as exc:
         raise MalformedJSON(str(exc)) from None
     except RecursionError:  # pragma: no cover - the depth was checked before
