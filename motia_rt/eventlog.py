@@ -12,6 +12,7 @@ Each record is encoded once, when it is appended: every stream sends that text a
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from itertools import islice
 from typing import Any, NamedTuple
@@ -153,4 +154,6 @@ class EventLog:
 def _is_short(value: Any) -> bool:
     if isinstance(value, str):
         return len(value) <= 256
-    return value is None or isinstance(value, int | float | bool)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, int | bool)
