@@ -146,7 +146,7 @@ class _DevTools:
                                   self.body_limit)  # fmt: skip
             body = parse_json(raw)
         except PayloadTooLarge as exc:
-            return JSONResponse({"error": f"{exc}: send less", "limit": exc.limit},
+            return JSONResponse({"error": str(exc), "limit": exc.limit},
                                 status_code=413)  # fmt: skip
         except MalformedJSON as exc:
             return JSONResponse({"error": f"malformed JSON body: {exc}; {usage}"}, status_code=400)

@@ -288,7 +288,7 @@ def _decode_body(raw: bytes, schema: Schema | None) -> Any:
 
 
 def too_large(exc: PayloadTooLarge) -> JSONResponse:
-    return error(413, f"{exc}: send less", limit=exc.limit)
+    return error(413, str(exc), limit=exc.limit)
 
 
 def not_json_type(content_type: str) -> JSONResponse:
