@@ -94,9 +94,9 @@ class DevAccess:
     def _write_denied(self, request: Request) -> Response | None:
         origin = request.headers.get("origin")
         if origin is not None:
-            scheme, _, netloc = origin.partition("://")
-            same = netloc.lower() == request.headers.get("host", "").lower()
-            if not (same and scheme == request.url.scheme):
+            # Host and port only: behind a TLS proxy the scheme seen here may be http.
+            netloc = origin.partition("://")[2].lower()
+            if netloc != request.headers.get("host", "").lower():
                 return _json_error(
                     403, f"cross-origin write from {origin!r} refused: use the Workbench or a "
                     "client that sends no Origin (curl, motia-rt emit)"

@@ -95,7 +95,7 @@ class _DevTools:
         """The cursor after which at most ``replay_records`` records of ``replay_bytes`` lie."""
         start, size = self.log.last_id, 0
         for entry in reversed(self.log.entries_since(self.log.last_id - self.replay_records)):
-            size += len(entry.text)
+            size += entry.size  # counted from above: no encoding to decide
             if size > self.replay_bytes:
                 break
             start = entry.id - 1

@@ -78,8 +78,8 @@ async def test_allowed_hosts_come_from_the_environment(monkeypatch: pytest.Monke
 # -- writes: same origin, JSON --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("origin", ["http://attacker.example", "null", "https://127.0.0.1:3000",
-                                    "http://127.0.0.1:5173", "http://localhost:3000"])  # fmt: skip
+@pytest.mark.parametrize("origin", ["http://attacker.example", "null", "https://127.0.0.1:3443",
+                                    "http://127.0.0.1:5173", "http://localhost:3000", "http://127.0.0.1:3000.evil.example"])  # fmt: skip
 async def test_a_cross_origin_write_is_403(dev: httpx.AsyncClient, origin: str) -> None:
     # The browser's simple request: text/plain, no preflight. Refused for its origin first.
     for content_type in ("text/plain", "application/json"):

@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 
 from motia_rt.devtools import devtools_routes
 from motia_rt.eventlog import EventLog
-from motia_rt.ports import Message
+from motia_rt.ports import UNDECODED, Message
 from motia_rt.server import create_app
 from motia_rt.testing import Runtime
+from motia_rt.tracing import HandlerRun
 from tests.app.conftest import STEPS
 from tests.live_server import LiveServer
 from tests.rt.conftest import WriteSteps
@@ -36,37 +37,51 @@ def message(n: int, data: Any) -> Message:
 @settings(max_examples=60, deadline=None)
 @given(
     sizes=st.lists(st.integers(0, 3000), max_size=60),
+    texts=st.lists(st.text(max_size=20), min_size=3, max_size=3),
     capacity=st.integers(1, 20),
     max_bytes=st.integers(200, 20_000),
     cursor=st.integers(-5, 70),
 )
 def test_the_log_keeps_the_newest_records_within_count_and_bytes(
-    sizes: list[int], capacity: int, max_bytes: int, cursor: int
+    sizes: list[int], texts: list[str], capacity: int, max_bytes: int, cursor: int
 ) -> None:
     log = EventLog(capacity, max_bytes=max_bytes, max_record_bytes=1000)
+    topic, group, source = texts
     for n, size in enumerate(sizes):
-        log.on_emit(message(n, "x" * size))
+        data = {"text": texts[n % 3] * (size // 20), "n": n}
+        raw = json.dumps(data)  # as the engine writes it
+        log.on_emit(Message(f"m{n}", topic or "t", UNDECODED, "tr", 0.0, source, group, raw))
         assert len(log) <= capacity and log.size_bytes <= max_bytes
-        assert log.size_bytes == sum(len(e.text) for e in log.entries_since(0, 10**6))
+        assert log.size_bytes == sum(e.size for e in log.entries_since(0, 10**6))
     kept = log.entries_since(0, 10**6)
     ids = [e.id for e in kept]
     assert ids == list(range(len(sizes) - len(kept) + 1, len(sizes) + 1)), "the newest, in order"
     for entry in kept:
-        assert len(entry.text) <= 1000 and json.loads(entry.text) == entry.record
+        assert len(entry.text) <= entry.size <= 1000, "sizes are counted from above"
+        assert json.loads(entry.text) == entry.record
         if "truncated" in entry.record:  # kept its short fields, and the size it had
             assert "data" not in entry.record and entry.record["truncated"] > 1000
-            assert sizes[entry.id - 1] > 1000 - 200
         else:
-            assert entry.record["data"] == "x" * sizes[entry.id - 1]
+            assert entry.record["data"]["n"] == entry.id - 1
     assert [e.id for e in log.entries_since(cursor, 7)] == [i for i in ids if i > cursor][:7]
+
+
+def test_a_run_record_is_counted_from_above() -> None:
+    log = EventLog()
+    run = HandlerRun("Step\x00" * 10, "event", "t" * 36, 1.5e300, topic="\u2028" * 10)
+    run.error, run.ended, run.outcome = "\x01" * 500, 1.0e-300, "error"
+    log.on_run_end(run)
+    (entry,) = log.entries_since(0)
+    assert len(entry.text) <= entry.size
 
 
 def test_a_record_that_is_not_json_is_kept_truncated() -> None:
     log = EventLog()
     log.on_emit(message(1, float("nan")))
     (entry,) = log.entries_since(0)
+    text = entry.text  # shortened when first read
     assert entry.record["topic"] == "t" and "data" not in entry.record
-    assert json.loads(entry.text) == entry.record
+    assert json.loads(text) == entry.record
 
 
 # -- streams --------------------------------------------------------------------------------------
