@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 
 from .request_body import is_json_content_type
 
-__all__ = ["TOKEN_COOKIE", "DevAccess", "redact_tokens_in_access_log"]
+__all__ = ["TOKEN_COOKIE", "DevAccess", "allowed_hosts_from_env", "redact_tokens_in_access_log"]
 
 TOKEN_COOKIE = "motia_token"
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
