@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from .errors import StepLoadError
 from .loader import load_steps
 from .network import VirtualNetwork, fakes_of, routing
+from .recording import Recorder
 from .references import load_object
 from .server import create_app, describe
 
@@ -60,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="route the steps' outbound httpx requests by host to fakes: NAME in FILE "
                      "is a mapping {host: ASGI app or function of the request}, or a function "
                      "returning one; other hosts use the real network")  # fmt: skip
+    dev.add_argument("--record", metavar="DIR", default=None,
+                     help="write every outbound exchange with the real network to DIR, one JSON "
+                     "file each, secrets redacted (serve it offline with recording(DIR))")  # fmt: skip
     for name, text in (("routes", "list the HTTP routes of the api steps"),
                        ("graph", "print the flow as a Mermaid diagram"),
                        ("openapi", "print the OpenAPI document of the api steps")):  # fmt: skip
@@ -88,13 +92,16 @@ def _dev(args: argparse.Namespace) -> int:
     print(f"workbench: http://{args.host}:{args.port}/__motia/workbench", flush=True)
     app = create_app(registry, cron=not args.no_cron, dev=True, watch=not args.no_reload)
     try:
-        network = VirtualNetwork(fakes_of(load_object(args.http)) if args.http else {})
+        fakes = fakes_of(load_object(args.http)) if args.http else {}
+        network = VirtualNetwork(fakes, recorder=Recorder(args.record) if args.record else None)
     except (LookupError, ImportError) as exc:
         print(f"error: --http {args.http}: {exc}", file=sys.stderr)
         return 2
     if args.http:
         print(f"outbound HTTP to {', '.join(network.hosts) or 'no host'} goes to the fakes in "
               f"{args.http}", flush=True)  # fmt: skip
+    if args.record:
+        print(f"recording outbound HTTP to {args.record}", flush=True)
     # The server's tasks inherit the routing; open event streams (a Workbench tab) would hold
     # Ctrl+C forever: cut them after 2 s.
     with routing(network):

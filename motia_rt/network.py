@@ -30,6 +30,8 @@ from typing import Any, TypeAlias
 import httpx
 import sniffio
 
+from .recording import Recorder
+
 __all__ = ["HttpFake", "HttpFakes", "VirtualNetwork", "routing"]
 
 HttpFake: TypeAlias = Any
@@ -54,10 +56,13 @@ class VirtualNetwork:
         *,
         unrouted: Unrouted | None = None,
         observe: Observer | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self._routes = {host.lower(): _Route(host, fake) for host, fake in fakes.items()}
         self.unrouted = unrouted
         self.observe = observe
+        self.recorder = recorder
+        """Writes down every exchange with the real network (not those with fakes)."""
 
     @property
     def hosts(self) -> list[str]:
@@ -223,21 +228,33 @@ def _install() -> None:
 
     def handle_request(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
         network = _NETWORK.get()
-        if network is not None:
-            response = network.send_sync(request)
-            if response is not None:
-                return response
-        return real_sync(self, request)
+        if network is None:
+            return real_sync(self, request)
+        response = network.send_sync(request)
+        if response is not None:
+            return response
+        if network.recorder is None:
+            return real_sync(self, request)
+        real = real_sync(self, request)
+        response = _complete(request, real, real.read())
+        network.recorder.record(request, response)
+        return response
 
     async def handle_async_request(
         self: httpx.AsyncHTTPTransport, request: httpx.Request
     ) -> httpx.Response:
         network = _NETWORK.get()
-        if network is not None:
-            response = await network.send_async(request)
-            if response is not None:
-                return response
-        return await real_async(self, request)
+        if network is None:
+            return await real_async(self, request)
+        response = await network.send_async(request)
+        if response is not None:
+            return response
+        if network.recorder is None:
+            return await real_async(self, request)
+        real = await real_async(self, request)
+        response = _complete(request, real, await real.aread())
+        network.recorder.record(request, response)
+        return response
 
     httpx.HTTPTransport.handle_request = handle_request  # type: ignore[method-assign]
     httpx.AsyncHTTPTransport.handle_async_request = handle_async_request  # type: ignore[method-assign]

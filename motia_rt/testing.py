@@ -26,6 +26,7 @@ from .http import DEFAULT_BODY_LIMIT, build_app
 from .loader import load_steps
 from .network import HttpFakes, VirtualNetwork, fakes_of, routing
 from .ports import StateStore, Transport
+from .recording import Recorder
 from .remote import MotiaTestClient, RemoteEvent
 from .state.memory import MemoryStateStore
 from .transport.memory import MemoryTransport
@@ -53,7 +54,8 @@ class Runtime(Harness):
     backoff (default ``TEST_RETRY``, 10 ms doubling); ``cron=True`` also runs cron steps on their
     schedule (``trigger_cron`` works either way); ``seed`` makes ids and jitter reproducible;
     ``http`` routes the steps' outbound httpx requests by host to fakes (ASGI apps or functions of
-    the request; other hosts use the real network), as ``Simulation(http=...)`` does.
+    the request; other hosts use the real network), as ``Simulation(http=...)`` does; ``record``
+    writes every exchange with the real network to that directory (``motia_rt.recording``).
     """
 
     def __init__(
@@ -68,9 +70,11 @@ class Runtime(Harness):
         body_limit: int = DEFAULT_BODY_LIMIT,
         seed: int | None = None,
         http: HttpFakes | None = None,
+        record: str | Path | None = None,
     ) -> None:
         self.steps_dir = Path(steps_dir)
         self._http = http
+        self._record = record
         self._routing: contextlib.ExitStack | None = None
         self._services = services
         self._state = state
@@ -82,10 +86,12 @@ class Runtime(Harness):
         self._scheduler: CronScheduler | None = None
 
     async def __aenter__(self) -> Runtime:
-        if self._http is not None:
+        if self._http is not None or self._record is not None:
+            recorder = Recorder(self._record) if self._record is not None else None
+            network = VirtualNetwork(fakes_of(self._http), recorder=recorder)
             # Set in the caller's context: the engine's tasks, started below, inherit it.
             self._routing = contextlib.ExitStack()
-            self._routing.enter_context(routing(VirtualNetwork(fakes_of(self._http))))
+            self._routing.enter_context(routing(network))
         clock = AsyncioClock()
         engine = Engine(
             load_steps(self.steps_dir),
