@@ -82,6 +82,7 @@ class World:
         services: dict[str, Any],
         calls: list[ServiceCall],
         quiescent: bool,
+        http: dict[str, Any] | None = None,
     ) -> None:
         self._store = store
         self._events = events
@@ -91,6 +92,8 @@ class World:
         """The service objects themselves (not the simulator's wrappers): read their records."""
         self.calls = calls
         self.quiescent = quiescent
+        self.http = http or {}
+        """The run's HTTP fakes by host (``Simulation(http=...)``): read their records."""
 
     @property
     def state(self) -> dict[str, dict[str, JSON]]:

@@ -244,10 +244,11 @@ class Simulation:
             rng=random.Random(f"engine:{self.seed}"),
         )  # fmt: skip
 
-        network = VirtualNetwork(fakes_of(self._http), unrouted=_refuse_unrouted,
+        http_fakes = fakes_of(self._http)
+        network = VirtualNetwork(http_fakes, unrouted=_refuse_unrouted,
                                  observe=_network_observer(trace))  # fmt: skip
         world = World(store, engine.events, engine.runs, transport.held_dead_letters,
-                      raw_services, calls, False)  # fmt: skip
+                      raw_services, calls, False, http_fakes)  # fmt: skip
         checker = _AlwaysChecker(self.invariants, world, trace)
         # Observers run at every emit and handler run: only the ones this run needs.
         engine.add_observer(trace)
