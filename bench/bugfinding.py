@@ -1,0 +1,172 @@
+"""Area 7, bug-finding power: how often and how fast ``fuzz`` finds each bug of the zoo
+(``bench/zoo``), against chaos testing (unaimed random faults at a fixed rate, no shrinking)
+measured in the same run, and that the fixed variant of each app is never reported.
+
+Per bug, ``RUNS`` fuzz runs at the default example count, each with its own Hypothesis seed: found
+or not, the examples run until the first failing one, and the fault count of the shrunk plan. The
+baseline runs the same scenario under ``chaos_plan`` faults, one fresh random plan and simulator
+seed per example, until the first failure or ``BASELINE_CAP`` examples. A run that finds nothing
+counts as its cap (a lower bound) in the medians.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import statistics
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from motia_rt.loader import load_steps
+from motia_sim import FaultPlan, Invariant, InvariantViolation, Simulation, World, fuzz
+from motia_sim.scenario import Scenario
+
+from ._measure import progress
+from ._report import Row, Stats, Target, compare
+from .zoo import BUGS, Bug
+from .zoo.chaos import ChaosSites, chaos_plan
+
+__all__ = ["BASELINE_CAP", "DEFAULT_EXAMPLES", "RATE", "RUNS", "FirstFailure", "run"]
+
+AREA = "7"
+DEFAULT_EXAMPLES = 100
+"""``fuzz``'s default ``max_examples`` (Hypothesis's default too)."""
+RUNS = 10
+RATE = 0.05
+"""Chaos baseline: the probability that each fault site fires."""
+BASELINE_CAP = 10 * DEFAULT_EXAMPLES
+FOUND_SHARE = Target("value", ">=", 0.95)
+FEWER_EXAMPLES = Target("ratio", "<=", 0.2)
+"""Ours over the baseline's median examples to the first failure: at least 5x fewer."""
+SMALL_PLAN = Target("value", "<=", 2)
+NO_FALSE_ALARM = Target("value", "<=", 0)
+
+
+@dataclass
+class FirstFailure:
+    """Counts examples through ``fuzz``'s ``progress`` callback and notes the count at the first
+    failing one, seen by wrapping the scenario and its invariants (shrinking comes after it)."""
+
+    examples: int = 0
+    first: int | None = None
+
+    def progress(self, done: int, total: int) -> None:
+        self.examples = done
+
+    def failed(self) -> None:
+        if self.first is None:
+            self.first = max(self.examples, 1)  # 0: the run before the examples broke already
+
+    def watching(self, s: Scenario) -> Scenario:
+        async def fn(h: Any) -> Any:
+            try:
+                return await s.fn(h)
+            except Exception:
+                self.failed()
+                raise
+
+        return replace(s, fn=fn, invariants=tuple(self._watched(i) for i in s.invariants))
+
+    def _watched(self, invariant: Invariant) -> Invariant:
+        @functools.wraps(invariant.check)
+        def check(world: World) -> Any:
+            try:
+                return invariant.check(world)
+            except AssertionError:
+                self.failed()
+                raise
+
+        return Invariant(check, invariant.when)
+
+
+@dataclass
+class Measured:
+    """One bug's figures over ``RUNS`` seeds."""
+
+    ours: list[int] = field(default_factory=list)
+    """Examples to the first failure per fuzz run (``DEFAULT_EXAMPLES`` when none was found)."""
+    found: int = 0
+    shrunk: list[int] = field(default_factory=list)
+    """Faults in each reported plan."""
+    baseline: list[int] = field(default_factory=list)
+    baseline_found: int = 0
+    false_alarms: list[str] = field(default_factory=list)
+
+
+def fuzz_once(s: Scenario, steps: Path, seed: int) -> tuple[int | None, FaultPlan | None]:
+    """One default-size fuzz run: (examples to the first failure, the reported plan), or Nones."""
+    watch = FirstFailure()
+    try:
+        fuzz(watch.watching(s), steps=steps, max_examples=DEFAULT_EXAMPLES, report=None,
+             progress=watch.progress, seed=seed)  # fmt: skip
+    except InvariantViolation as found:
+        return watch.first or watch.examples, FaultPlan.parse(found.plan)
+    return None, None
+
+
+def chaos_once(s: Scenario, steps: Path, seed: int) -> int | None:
+    """Chaos until the first failure: the example count, or None within ``BASELINE_CAP``."""
+    registry = load_steps(steps)
+    sites = ChaosSites.of(registry)
+    rng = random.Random(f"chaos:{seed}")
+    for n in range(1, BASELINE_CAP + 1):
+        sim = Simulation(registry, seed=rng.getrandbits(32), faults=chaos_plan(sites, RATE, rng),
+                         services=s.services, invariants=s.invariants, cron=s.cron)  # fmt: skip
+        run = sim.execute(s.fn, capture=True)
+        if run.violation is not None or run.error is not None:
+            return n
+    return None
+
+
+def measure(bug: Bug, runs: int, fixed_root: Path) -> Measured:
+    s = bug.scenario()
+    fixed = bug.fixed_steps(fixed_root)
+    out = Measured()
+    for seed in range(runs):
+        first, plan = fuzz_once(s, bug.steps, seed)
+        out.ours.append(first if first is not None else DEFAULT_EXAMPLES)
+        if plan is not None:
+            out.found += 1
+            out.shrunk.append(len(plan))
+        chaos = chaos_once(s, bug.steps, seed)
+        out.baseline.append(chaos if chaos is not None else BASELINE_CAP)
+        out.baseline_found += chaos is not None
+        _, alarm = fuzz_once(s, fixed, 1000 + seed)
+        if alarm is not None:
+            out.false_alarms.append(str(alarm))
+    return out
+
+
+def rows(bug: Bug, m: Measured, runs: int) -> list[Row]:
+    share = m.found / runs
+    head = f"zoo {bug.name}"
+    found = Row(AREA, f"{head}: share of {DEFAULT_EXAMPLES}-example fuzz runs finding it", "",
+                Stats.of([share]), baseline=f"chaos p={RATE}, {BASELINE_CAP} cap",
+                base=Stats.of([m.baseline_found / runs]), target=FOUND_SHARE,
+                note=f"{m.found}/{runs} fuzz runs, {m.baseline_found}/{runs} chaos runs found it")  # fmt: skip
+    speed = compare(AREA, f"{head}: examples to the first failure", "ex", m.ours,
+                    f"chaos p={RATE}, no shrinking", m.baseline, FEWER_EXAMPLES)  # fmt: skip
+    speed.ratio = Stats.of([statistics.median(m.ours) / statistics.median(m.baseline)])
+    shrunk = Row(AREA, f"{head}: faults in the shrunk plan", "",
+                 Stats.of(m.shrunk) if m.shrunk else None, target=SMALL_PLAN)  # fmt: skip
+    alarms = Row(AREA, f"{head}, fixed: fuzz runs reporting a failure", "",
+                 Stats.of([float(len(m.false_alarms))]), target=NO_FALSE_ALARM,
+                 note="; ".join(m.false_alarms[:2]))  # fmt: skip
+    return [found, speed, shrunk, alarms]
+
+
+def run(quick: bool) -> list[Row]:
+    runs = 3 if quick else RUNS
+    out: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="zoo-fixed-") as root:
+        for bug in BUGS:
+            m = measure(bug, runs, Path(root))
+            progress(
+                f"  {bug.name}: found {m.found}/{runs}, median examples {statistics.median(m.ours)}"
+                f" vs chaos {statistics.median(m.baseline)} ({m.baseline_found}/{runs} found),"
+                f" shrunk faults {max(m.shrunk, default=0)}, false alarms {len(m.false_alarms)}"
+            )
+            out += rows(bug, m, runs)
+    return out
