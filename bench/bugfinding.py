@@ -148,7 +148,15 @@ def rows(bug: Bug, m: Measured, runs: int) -> list[Row]:
                 note=f"{m.found}/{runs} fuzz runs, {m.baseline_found}/{runs} chaos runs found it")  # fmt: skip
     speed = compare(AREA, f"{head}: examples to the first failure", "ex", m.ours,
                     f"chaos p={RATE}, no shrinking", m.baseline, FEWER_EXAMPLES)  # fmt: skip
-    speed.ratio = Stats.of([statistics.median(m.ours) / statistics.median(m.baseline)])
+    # Ours over the baseline, medians (runs are not paired); none when fuzz never found it, as
+    # then both medians are only their caps.
+    ratio = statistics.median(m.ours) / statistics.median(m.baseline)
+    speed.ratio = Stats.of([ratio]) if m.found else None
+    speed.note = (
+        f"ours / chaos = {ratio:.2g}: chaos needs {1 / ratio:.2g}x the examples"
+        if m.found
+        else "fuzz found nothing: no ratio"
+    )
     shrunk = Row(AREA, f"{head}: faults in the shrunk plan", "",
                  Stats.of(m.shrunk) if m.shrunk else None, target=SMALL_PLAN)  # fmt: skip
     alarms = Row(AREA, f"{head}, fixed: fuzz runs reporting a failure", "",
