@@ -2,11 +2,13 @@
 (``bench/zoo``), against chaos testing (unaimed random faults at a fixed rate, no shrinking)
 measured in the same run, and that the fixed variant of each app is never reported.
 
-Per bug, ``RUNS`` fuzz runs at the default example count, each with its own Hypothesis seed: found
-or not, the examples run until the first failing one, and the fault count of the shrunk plan. The
-baseline runs the same scenario under ``chaos_plan`` faults, one fresh random plan and simulator
-seed per example, until the first failure or ``BASELINE_CAP`` examples. A run that finds nothing
-counts as its cap (a lower bound) in the medians.
+Per bug, ``RUNS`` fuzz runs at the pytest plugin's default example count (25), each with its own
+Hypothesis seed: found or not, the examples run until the first failing one, and the fault count
+of the shrunk plan; and as many at ``fuzz``'s own default, 100 (found or not). The baseline
+runs the same scenario under ``chaos_plan`` faults, one fresh random plan and simulator seed per
+example, until the first failure or ``BASELINE_CAP`` examples. A run that finds nothing
+counts as its cap (a lower bound) in the medians. Each fixed app is fuzzed ``RUNS`` times at 100
+examples: any failure there is a false alarm.
 """
 
 from __future__ import annotations
@@ -28,11 +30,21 @@ from ._report import Row, Stats, Target, compare
 from .zoo import BUGS, Bug
 from .zoo.chaos import ChaosSites, chaos_plan
 
-__all__ = ["BASELINE_CAP", "DEFAULT_EXAMPLES", "RATE", "RUNS", "FirstFailure", "run"]
+__all__ = [
+    "BASELINE_CAP",
+    "DEFAULT_EXAMPLES",
+    "FUZZ_EXAMPLES",
+    "RATE",
+    "RUNS",
+    "FirstFailure",
+    "run",
+]
 
 AREA = "7"
-DEFAULT_EXAMPLES = 100
-"""``fuzz``'s default ``max_examples`` (Hypothesis's default too)."""
+DEFAULT_EXAMPLES = 25
+"""The pytest plugin's default (ini ``motia_examples``): what a ``[fuzz]`` item runs in CI."""
+FUZZ_EXAMPLES = 100
+"""``fuzz``'s default ``max_examples`` (and ``motia-sim fuzz``'s): a second, larger count."""
 RUNS = 10
 RATE = 0.05
 """Chaos baseline: the probability that each fault site fires."""
@@ -88,6 +100,7 @@ class Measured:
     ours: list[int] = field(default_factory=list)
     """Examples to the first failure per fuzz run (``DEFAULT_EXAMPLES`` when none was found)."""
     found: int = 0
+    found_at_fuzz_default: int = 0
     shrunk: list[int] = field(default_factory=list)
     """Faults in each reported plan."""
     baseline: list[int] = field(default_factory=list)
@@ -95,11 +108,13 @@ class Measured:
     false_alarms: list[str] = field(default_factory=list)
 
 
-def fuzz_once(s: Scenario, steps: Path, seed: int) -> tuple[int | None, FaultPlan | None]:
-    """One default-size fuzz run: (examples to the first failure, the reported plan), or Nones."""
+def fuzz_once(
+    s: Scenario, steps: Path, seed: int, examples: int = DEFAULT_EXAMPLES
+) -> tuple[int | None, FaultPlan | None]:
+    """One fuzz run: (examples to the first failure, the reported plan), or Nones."""
     watch = FirstFailure()
     try:
-        fuzz(watch.watching(s), steps=steps, max_examples=DEFAULT_EXAMPLES, report=None,
+        fuzz(watch.watching(s), steps=steps, max_examples=examples, report=None,
              progress=watch.progress, seed=seed)  # fmt: skip
     except InvariantViolation as found:
         return watch.first or watch.examples, FaultPlan.parse(found.plan)
@@ -130,10 +145,12 @@ def measure(bug: Bug, runs: int, fixed_root: Path) -> Measured:
         if plan is not None:
             out.found += 1
             out.shrunk.append(len(plan))
+        # Hypothesis plans its examples by the count, so the larger run is a run of its own.
+        out.found_at_fuzz_default += fuzz_once(s, bug.steps, seed, FUZZ_EXAMPLES)[1] is not None
         chaos = chaos_once(s, bug.steps, seed)
         out.baseline.append(chaos if chaos is not None else BASELINE_CAP)
         out.baseline_found += chaos is not None
-        _, alarm = fuzz_once(s, fixed, 1000 + seed)
+        _, alarm = fuzz_once(s, fixed, 1000 + seed, FUZZ_EXAMPLES)  # the larger count: stricter
         if alarm is not None:
             out.false_alarms.append(str(alarm))
     return out
@@ -146,6 +163,9 @@ def rows(bug: Bug, m: Measured, runs: int) -> list[Row]:
                 Stats.of([share]), baseline=f"chaos p={RATE}, {BASELINE_CAP} cap",
                 base=Stats.of([m.baseline_found / runs]), target=FOUND_SHARE,
                 note=f"{m.found}/{runs} fuzz runs, {m.baseline_found}/{runs} chaos runs found it")  # fmt: skip
+    at_pytest = Row(AREA, f"{head}: share of {FUZZ_EXAMPLES}-example fuzz runs finding it", "",
+                    Stats.of([m.found_at_fuzz_default / runs]), target=FOUND_SHARE,
+                    note=f"fuzz's own default count; {m.found_at_fuzz_default}/{runs}")  # fmt: skip
     speed = compare(AREA, f"{head}: examples to the first failure", "ex", m.ours,
                     f"chaos p={RATE}, no shrinking", m.baseline, FEWER_EXAMPLES)  # fmt: skip
     # Ours over the baseline, medians (runs are not paired); none when fuzz never found it, as
@@ -162,7 +182,7 @@ def rows(bug: Bug, m: Measured, runs: int) -> list[Row]:
     alarms = Row(AREA, f"{head}, fixed: fuzz runs reporting a failure", "",
                  Stats.of([float(len(m.false_alarms))]), target=NO_FALSE_ALARM,
                  note="; ".join(m.false_alarms[:2]))  # fmt: skip
-    return [found, speed, shrunk, alarms]
+    return [found, at_pytest, speed, shrunk, alarms]
 
 
 def run(quick: bool) -> list[Row]:
@@ -172,7 +192,8 @@ def run(quick: bool) -> list[Row]:
         for bug in BUGS:
             m = measure(bug, runs, Path(root))
             progress(
-                f"  {bug.name}: found {m.found}/{runs}, median examples {statistics.median(m.ours)}"
+                f"  {bug.name}: found {m.found}/{runs} ({m.found_at_fuzz_default}/{runs} at"
+                f" {FUZZ_EXAMPLES} examples), median examples {statistics.median(m.ours)}"
                 f" vs chaos {statistics.median(m.baseline)} ({m.baseline_found}/{runs} found),"
                 f" shrunk faults {max(m.shrunk, default=0)}, false alarms {len(m.false_alarms)}"
             )
