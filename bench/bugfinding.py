@@ -6,9 +6,10 @@ Per bug, ``RUNS`` fuzz runs at the pytest plugin's default example count (25), e
 Hypothesis seed: found or not, the examples run until the first failing one, and the fault count
 of the shrunk plan; and as many at ``fuzz``'s own default, 100 (found or not). The baseline
 runs the same scenario under ``chaos_plan`` faults, one fresh random plan and simulator seed per
-example, until the first failure or ``BASELINE_CAP`` examples. A run that finds nothing
-counts as its cap (a lower bound) in the medians. Each fixed app is fuzzed ``RUNS`` times at 100
-examples: any failure there is a false alarm.
+example, until the first failure or ``BASELINE_CAP`` examples; and, for comparison only, a
+sparser chaos (``SPARSE_RATE``). A run that finds nothing counts as its cap (a lower bound) in the
+medians. Each fixed app is fuzzed ``RUNS`` times at 100 examples: any failure there is a false
+alarm.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
     "FUZZ_EXAMPLES",
     "RATE",
     "RUNS",
+    "SPARSE_RATE",
     "FirstFailure",
     "run",
 ]
@@ -47,7 +49,9 @@ FUZZ_EXAMPLES = 100
 """``fuzz``'s default ``max_examples`` (and ``motia-sim fuzz``'s): a second, larger count."""
 RUNS = 10
 RATE = 0.05
-"""Chaos baseline: the probability that each fault site fires."""
+"""Chaos baseline: the probability that each fault site fires (about a fuzzed plan's faults)."""
+SPARSE_RATE = 0.01
+"""A second, sparser chaos, for comparison only (fewer faults per run, so rarer failures)."""
 BASELINE_CAP = 10 * DEFAULT_EXAMPLES
 FOUND_SHARE = Target("value", ">=", 0.95)
 FEWER_EXAMPLES = Target("ratio", "<=", 0.2)
@@ -105,6 +109,8 @@ class Measured:
     """Faults in each reported plan."""
     baseline: list[int] = field(default_factory=list)
     baseline_found: int = 0
+    sparse: list[int] = field(default_factory=list)
+    """Examples to the first failure under chaos at ``SPARSE_RATE``."""
     false_alarms: list[str] = field(default_factory=list)
 
 
@@ -121,13 +127,13 @@ def fuzz_once(
     return None, None
 
 
-def chaos_once(s: Scenario, steps: Path, seed: int) -> int | None:
+def chaos_once(s: Scenario, steps: Path, seed: int, rate: float = RATE) -> int | None:
     """Chaos until the first failure: the example count, or None within ``BASELINE_CAP``."""
     registry = load_steps(steps)
     sites = ChaosSites.of(registry)
     rng = random.Random(f"chaos:{seed}")
     for n in range(1, BASELINE_CAP + 1):
-        sim = Simulation(registry, seed=rng.getrandbits(32), faults=chaos_plan(sites, RATE, rng),
+        sim = Simulation(registry, seed=rng.getrandbits(32), faults=chaos_plan(sites, rate, rng),
                          services=s.services, invariants=s.invariants, cron=s.cron)  # fmt: skip
         run = sim.execute(s.fn, capture=True)
         if run.violation is not None or run.error is not None:
@@ -150,10 +156,26 @@ def measure(bug: Bug, runs: int, fixed_root: Path) -> Measured:
         chaos = chaos_once(s, bug.steps, seed)
         out.baseline.append(chaos if chaos is not None else BASELINE_CAP)
         out.baseline_found += chaos is not None
+        sparse = chaos_once(s, bug.steps, seed, SPARSE_RATE)
+        out.sparse.append(sparse if sparse is not None else BASELINE_CAP)
         _, alarm = fuzz_once(s, fixed, 1000 + seed, FUZZ_EXAMPLES)  # the larger count: stricter
         if alarm is not None:
             out.false_alarms.append(str(alarm))
     return out
+
+
+def _speed(figure: str, m: Measured, rate: float, chaos: list[int], target: Target | None) -> Row:
+    row = compare(AREA, figure, "ex", m.ours, f"chaos p={rate}, no shrinking", chaos, target)
+    # Ours over the baseline, medians (runs are not paired); none when fuzz never found it, as
+    # then both medians are only their caps.
+    ratio = statistics.median(m.ours) / statistics.median(chaos)
+    row.ratio = Stats.of([ratio]) if m.found else None
+    row.note = (
+        f"ours / chaos = {ratio:.2g}: chaos needs {1 / ratio:.2g}x the examples"
+        if m.found
+        else "fuzz found nothing: no ratio"
+    )
+    return row
 
 
 def rows(bug: Bug, m: Measured, runs: int) -> list[Row]:
@@ -166,23 +188,14 @@ def rows(bug: Bug, m: Measured, runs: int) -> list[Row]:
     at_pytest = Row(AREA, f"{head}: share of {FUZZ_EXAMPLES}-example fuzz runs finding it", "",
                     Stats.of([m.found_at_fuzz_default / runs]), target=FOUND_SHARE,
                     note=f"fuzz's own default count; {m.found_at_fuzz_default}/{runs}")  # fmt: skip
-    speed = compare(AREA, f"{head}: examples to the first failure", "ex", m.ours,
-                    f"chaos p={RATE}, no shrinking", m.baseline, FEWER_EXAMPLES)  # fmt: skip
-    # Ours over the baseline, medians (runs are not paired); none when fuzz never found it, as
-    # then both medians are only their caps.
-    ratio = statistics.median(m.ours) / statistics.median(m.baseline)
-    speed.ratio = Stats.of([ratio]) if m.found else None
-    speed.note = (
-        f"ours / chaos = {ratio:.2g}: chaos needs {1 / ratio:.2g}x the examples"
-        if m.found
-        else "fuzz found nothing: no ratio"
-    )
+    speed = _speed(f"{head}: examples to the first failure", m, RATE, m.baseline, FEWER_EXAMPLES)
+    sparse = _speed(f"{head}: the same, against sparser chaos", m, SPARSE_RATE, m.sparse, None)
     shrunk = Row(AREA, f"{head}: faults in the shrunk plan", "",
                  Stats.of(m.shrunk) if m.shrunk else None, target=SMALL_PLAN)  # fmt: skip
     alarms = Row(AREA, f"{head}, fixed: fuzz runs reporting a failure", "",
                  Stats.of([float(len(m.false_alarms))]), target=NO_FALSE_ALARM,
                  note="; ".join(m.false_alarms[:2]))  # fmt: skip
-    return [found, at_pytest, speed, shrunk, alarms]
+    return [found, at_pytest, speed, sparse, shrunk, alarms]
 
 
 def run(quick: bool) -> list[Row]:
@@ -194,7 +207,8 @@ def run(quick: bool) -> list[Row]:
             progress(
                 f"  {bug.name}: found {m.found}/{runs} ({m.found_at_fuzz_default}/{runs} at"
                 f" {FUZZ_EXAMPLES} examples), median examples {statistics.median(m.ours)}"
-                f" vs chaos {statistics.median(m.baseline)} ({m.baseline_found}/{runs} found),"
+                f" vs chaos {statistics.median(m.baseline)} ({m.baseline_found}/{runs} found;"
+                f" {statistics.median(m.sparse)} at p={SPARSE_RATE}),"
                 f" shrunk faults {max(m.shrunk, default=0)}, false alarms {len(m.false_alarms)}"
             )
             out += rows(bug, m, runs)
