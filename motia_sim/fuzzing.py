@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, event, given, settings, target
+from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from motia_rt.loader import load_steps
@@ -247,6 +248,7 @@ def fuzz(
     progress: Callable[[int, int], None] | None = None,
     report: Callable[[str], None] | None = print,
     derandomize: bool = False,
+    seed: int | None = None,
 ) -> FuzzReport:
     """Run ``scenario`` under ``max_examples`` Hypothesis-drawn fault plans and seeds.
 
@@ -254,6 +256,8 @@ def fuzz(
     plan, the seed, the timeline, a ``motia-sim replay`` command and a pasteable pytest test.
     Afterwards ``report`` gets the table of step x fault-kind pairs explored. Examples that reach
     pairs not exercised before are favoured (``hypothesis.target``), steering toward them.
+    ``seed`` seeds Hypothesis's own choices: the same seed draws the same examples (``derandomize``
+    does that with one fixed seed); ``None`` draws afresh on every call.
     """
     s = _as_scenario(scenario, steps, invariants, services)
     registry = load_steps(s.steps_dir)
@@ -302,6 +306,8 @@ def fuzz(
         for where, kind in sorted(run.explored):
             event(f"{kind} at {where}")
 
+    if seed is not None:
+        example = hypothesis_seed(seed)(example)
     try:
         example()
     except InvariantViolation as found:
