@@ -24,13 +24,8 @@ NEEDS_TWICE = pytest.mark.xfail(
     reason="needs a cron tick fired twice (two instances): the cron fault mode "
     "'cron step=S tick=N twice=true' is not in this fuzzer yet",
 )
-FIFO_UNDER_FAULTS = pytest.mark.xfail(
-    strict=True,
-    reason="the simulator runs a delayed or duplicated message of a fifo subscriber alongside the "
-    "next one of its group (FIFO under duplicate/delay faults is being fixed in the simulator)",
-)
 BUGGY_MARKS = {"duplicate_cron": NEEDS_TWICE}
-FIXED_MARKS = {"fifo_assumption": FIFO_UNDER_FAULTS}
+FIXED_MARKS: dict[str, pytest.MarkDecorator] = {}
 
 
 def _params(marks: dict[str, pytest.MarkDecorator]) -> list[object]:
