@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import dispatch, http_load, latency, memory, redis_transport, simulator
+from . import bugfinding, dispatch, http_load, latency, memory, redis_transport, simulator
 from ._machine import describe, load_average
 from ._measure import progress
 from ._paths import BENCH
@@ -28,6 +28,7 @@ AREAS: dict[str, tuple[str, Callable[[bool], list[Row]]]] = {
     "4": ("end-to-end latency", latency.run),
     "5": ("Redis transport", redis_transport.run),
     "6": ("memory", memory.run),
+    "7": ("bug-finding power", bugfinding.run),
 }
 
 

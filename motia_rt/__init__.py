@@ -13,6 +13,7 @@ from .config import (
     StepConfig,
 )
 from .context import FlowContext, ServiceRegistry, StepLogger
+from .deployment import SharedRedis, shared_redis
 from .engine import Engine, RetryPolicy
 from .errors import (
     EmitNotDeclared,
@@ -53,6 +54,7 @@ __all__ = [
     "QueueSettings",
     "RetryPolicy",
     "ServiceRegistry",
+    "SharedRedis",
     "Step",
     "StepConfig",
     "StepLoadError",
@@ -64,4 +66,5 @@ __all__ = [
     "build_app",
     "create_app",
     "load_steps",
+    "shared_redis",
 ]

@@ -18,6 +18,9 @@ from collections.abc import Callable, Sequence
 
 from .errors import StepLoadError
 from .loader import load_steps
+from .network import VirtualNetwork, fakes_of, routing
+from .recording import Recorder
+from .references import load_object
 from .server import create_app, describe
 
 __all__ = ["main"]
@@ -54,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     _server_args(dev)
     dev.add_argument("--no-cron", action="store_true", help="do not run cron steps on schedule")
     dev.add_argument("--no-reload", action="store_true", help="do not watch the steps folder")
+    dev.add_argument("--http", metavar="FILE::NAME", default=None,
+                     help="route the steps' outbound httpx requests by host to fakes: NAME in FILE "
+                     "is a mapping {host: ASGI app or function of the request}, or a function "
+                     "returning one; other hosts use the real network")  # fmt: skip
+    dev.add_argument("--record", metavar="DIR", default=None,
+                     help="write every outbound exchange with the real network to DIR, one JSON "
+                     "file each, secrets redacted (serve it offline with recording(DIR))")  # fmt: skip
     for name, text in (("routes", "list the HTTP routes of the api steps"),
                        ("graph", "print the flow as a Mermaid diagram"),
                        ("openapi", "print the OpenAPI document of the api steps")):  # fmt: skip
@@ -81,8 +91,22 @@ def _dev(args: argparse.Namespace) -> int:
     print(describe(registry), flush=True)
     print(f"workbench: http://{args.host}:{args.port}/__motia/workbench", flush=True)
     app = create_app(registry, cron=not args.no_cron, dev=True, watch=not args.no_reload)
-    # Open event streams (a Workbench tab) would hold Ctrl+C forever: cut them after 2 s.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=2)
+    try:
+        fakes = fakes_of(load_object(args.http)) if args.http else {}
+        network = VirtualNetwork(fakes, recorder=Recorder(args.record) if args.record else None)
+    except (LookupError, ImportError) as exc:
+        print(f"error: --http {args.http}: {exc}", file=sys.stderr)
+        return 2
+    if args.http:
+        print(f"outbound HTTP to {', '.join(network.hosts) or 'no host'} goes to the fakes in "
+              f"{args.http}", flush=True)  # fmt: skip
+    if args.record:
+        print(f"recording outbound HTTP to {args.record}", flush=True)
+    # The server's tasks inherit the routing; open event streams (a Workbench tab) would hold
+    # Ctrl+C forever: cut them after 2 s.
+    with routing(network):
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info",
+                    timeout_graceful_shutdown=2)  # fmt: skip
     return 0
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from .context import FlowContext, ServiceRegistry, StateAccess
 from .deadlines import Deadlines
-from .errors import EmitNotDeclared, HandlerCrash, InputValidationError
+from .errors import EmitNotDeclared, HandlerCrash, InputValidationError, describe_error
 from .ports import (
     UNDECODED,
     Clock,
@@ -294,7 +294,7 @@ class Engine:
             if timed_out:
                 run.outcome, run.error = "timeout", f"handler timed out after {step.timeout:g}s"
             else:
-                run.outcome, run.error = "error", f"{type(exc).__name__}: {exc}"
+                run.outcome, run.error = "error", describe_error(exc)
             if isinstance(exc, EmitNotDeclared):
                 log.error("step %s: %s (trace %s)", step.name, exc, run.trace_id)
             elif not isinstance(exc, TimeoutError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +14,28 @@ __all__ = [
     "StepLoadError",
     "TopicTimeout",
     "UnknownService",
+    "describe_error",
 ]
 
 
 class MotiaError(Exception):
     """Base class of every error motia_rt raises on purpose."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """``Type: message`` of ``exc``; an exception group (a TaskGroup's, anyio's) is opened to the
+    errors inside it, so a failure reads as what failed, not as "unhandled errors in a TaskGroup"."""
+    leaves = list(_leaves(exc))
+    shown = "; ".join(f"{type(e).__name__}: {e}" for e in leaves[:3])
+    return shown + (f"; and {len(leaves) - 3} more" if len(leaves) > 3 else "")
+
+
+def _leaves(exc: BaseException) -> Iterator[BaseException]:
+    if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        for inner in exc.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield exc
 
 
 class StepLoadError(MotiaError):
@@ -76,7 +93,8 @@ class TopicTimeout(MotiaError, TimeoutError):
         self.topic = topic
         self.timeout = timeout
         self.emitted = list(emitted)
-        lines = [f"no event on {topic!r} matched {match!r} within {timeout}s."]
+        matched = "" if match is None else f" matched {match!r}"
+        lines = [f"no event on {topic!r}{matched} within {timeout:g}s."]
         same = [data for t, data in emitted if t == topic]
         if same:
             lines.append(f"{len(same)} event(s) on {topic!r} did not match; closest: {same[-1]!r}")

@@ -61,6 +61,10 @@ class Harness:
         await self._client.aclose()
         self.engine.remove_observer(self)
 
+    async def aclose(self) -> None:
+        """Close the in-process HTTP client and stop observing the engine (the engine stays up)."""
+        await self._detach()
+
     fault_free: bool = True
     """False only in a simulated run with a fault plan: guard fault-free-only expectations."""
 

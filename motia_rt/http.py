@@ -7,7 +7,6 @@ unknown path 404, wrong method 405; a handler crash is a 500 carrying the trace 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -17,14 +16,22 @@ from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from .engine import Engine
 from .errors import InputValidationError
-from .schema import UNDECIDED, json_encoder, to_json
+from .request_body import (
+    MalformedJSON,
+    PayloadTooLarge,
+    is_json_content_type,
+    parse_json,
+    read_body,
+    reject_duplicate_keys,
+)
+from .schema import UNDECIDED, Schema, encode_json, json_encoder, to_json
 from .steps import Step, route_key, route_pattern
 
 __all__ = ["DEFAULT_BODY_LIMIT", "ApiRequest", "api_routes", "build_app"]
@@ -93,37 +100,6 @@ def error(status: int, message: str, **extra: Any) -> JSONResponse:
     if "traceId" in extra:
         response.headers["x-trace-id"] = extra["traceId"]
     return response
-
-
-class _PayloadTooLarge(Exception):
-    pass
-
-
-async def _read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
-    declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _PayloadTooLarge
-    # The ASGI messages directly: Request.stream() is an async generator around the same loop.
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise ClientDisconnect
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _PayloadTooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _is_json(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
 
 
 def _query(query_string: bytes) -> dict[str, str | list[str]]:
@@ -207,28 +183,20 @@ class _Endpoint:
         raw = b""
         if method in _BODY_METHODS:
             try:
-                raw = await _read_body(receive, headers, self.body_limit)
-            except _PayloadTooLarge:
-                raise _ClientError(error(413, f"request body exceeds {self.body_limit} bytes",
-                                         limit=self.body_limit)) from None  # fmt: skip
+                raw = await read_body(receive, headers.get("content-length"), self.body_limit)
+            except PayloadTooLarge as exc:
+                raise _ClientError(too_large(exc)) from None
         schema = step.body
         try:
             if raw.strip():
                 content_type = headers.get("content-type", "")
-                if not _is_json(content_type):
-                    raise _ClientError(error(415, f"expected Content-Type application/json, "
-                                                  f"got {content_type or 'none'!r}"))  # fmt: skip
-                if schema is not None:
-                    body = schema.validate_json(raw, "request body")
-                    if body is not UNDECIDED:
-                        return body
-                try:
-                    body = _parse_json(raw)
-                except (ValueError, UnicodeError) as exc:
-                    raise _ClientError(error(400, f"malformed JSON body: {exc}")) from None
-            else:
-                body = {} if schema is not None else None
+                if not is_json_content_type(content_type):
+                    raise _ClientError(not_json_type(content_type))
+                return _decode_body(raw, schema)
+            body: Any = {} if schema is not None else None
             return schema.validate(body, "request body") if schema is not None else body
+        except MalformedJSON as exc:
+            raise _ClientError(error(400, f"malformed JSON body: {exc}")) from None
         except InputValidationError as exc:
             raise _ClientError(error(400, "request body failed validation",
                                      errors=exc.errors)) from None  # fmt: skip
@@ -306,29 +274,25 @@ class _ClientError(Exception):
         self.response = response
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+def _decode_body(raw: bytes, schema: Schema | None) -> Any:
+    """The parsed, validated body; ``MalformedJSON`` or ``InputValidationError`` if it is not."""
+    if schema is not None and schema.model is not None:
+        body = schema.validate_json(raw, "request body")  # one pass in Rust: the common case
+        if body is not UNDECIDED:
+            reject_duplicate_keys(raw)
+            return body
+        # pydantic's JSON mode also for text it left undecided (UTF-16, NaN somewhere in it).
+        return schema.validate_json(encode_json(parse_json(raw)), "request body")
+    body = parse_json(raw)
+    return schema.validate(body, "request body") if schema is not None else body
 
 
-# One decoder for every request: json.loads with options builds a new one per call.
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+def too_large(exc: PayloadTooLarge) -> JSONResponse:
+    return error(413, str(exc), limit=exc.limit)
 
 
-def _parse_json(raw: bytes) -> Any:
-    """A request body as JSON: NaN and infinities refused, and lone surrogates too (they parse,
-    but cannot be sent back out as UTF-8). ``ValueError`` / ``UnicodeError`` say what is wrong."""
-    try:
-        text = raw.decode("utf-8")  # strict: encoded surrogates fail here
-    except UnicodeDecodeError:
-        # UTF-16/32 bodies, which json.loads also accepts, or invalid UTF-8.
-        text = raw.decode(json.detect_encoding(raw), "surrogatepass")
-        escaped = True
-    else:
-        escaped = "\\u" in text  # a surrogate can only come from a \u escape
-    body = _DECODER.decode(text)
-    if escaped:
-        json.dumps(body, ensure_ascii=False).encode("utf-8")
-    return body
+def not_json_type(content_type: str) -> JSONResponse:
+    return error(415, f"expected Content-Type application/json, got {content_type or 'none'!r}")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -222,8 +222,11 @@ def _build(file: Path, module: types.ModuleType) -> Step:
         if not isinstance(mw, list | tuple) or not all(inspect.iscoroutinefunction(m) for m in mw):
             raise StepLoadError(file, "middleware", "must be a list of async functions",
                                 "use `async def mw(req, context, next): return await next()`")  # fmt: skip
+        # Request bodies validate in pydantic's strict mode unless the step opts out.
+        strict = check.choice("validation", ("strict", "lax"), "strict") == "strict"
         return Step(
-            **common, path=path, method=method, body=check.schema("bodySchema"),
+            **common, path=path, method=method,
+            body=check.schema("bodySchema", strict=True if strict else None),
             responses={int(code): check.schema_of(f"responseSchema.{code}", s)
                        for code, s in responses.items()},
             middleware=tuple(mw),
@@ -328,12 +331,14 @@ class _Checker:
             raise self.fail(key, f"must be a non-negative integer, got {value!r}", "use e.g. 3")
         return value
 
-    def schema(self, key: str) -> Schema | None:
-        return None if self.config.get(key) is None else self.schema_of(key, self.config[key])
+    def schema(self, key: str, *, strict: bool | None = None) -> Schema | None:
+        if self.config.get(key) is None:
+            return None
+        return self.schema_of(key, self.config[key], strict=strict)
 
-    def schema_of(self, key: str, source: Any) -> Schema:
+    def schema_of(self, key: str, source: Any, *, strict: bool | None = None) -> Schema:
         try:
-            return Schema(source)
+            return Schema(source, strict=strict)
         except SchemaError as exc:
             raise StepLoadError(
                 self.file, self.prefix + key, str(exc),

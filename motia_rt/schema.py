@@ -27,10 +27,13 @@ class Schema:
     ``errors`` are JSON-ready ``{"loc", "msg", "type"}`` dicts.
     """
 
-    __slots__ = ("_json_schema", "_validator", "model", "source")
+    __slots__ = ("_json_schema", "_validator", "model", "source", "strict")
 
-    def __init__(self, source: Any) -> None:
+    def __init__(self, source: Any, *, strict: bool | None = None) -> None:
         self.source = source
+        # None leaves it to the model's own config; True is pydantic's strict mode, where JSON
+        # still gives a datetime, UUID or enum from a string but never an int from "1" or true.
+        self.strict = strict
         self.model: type[pydantic.BaseModel] | None = None
         self._validator: Any = None
         if isinstance(source, type) and issubclass(source, pydantic.BaseModel):
@@ -53,19 +56,22 @@ class Schema:
     def json_schema(self) -> dict[str, Any]:
         return self._json_schema
 
-    def validate_json(self, raw: bytes, what: str = "data") -> Any:
+    def validate_json(self, raw: bytes | str, what: str = "data") -> Any:
         """``validate(json.loads(raw))`` in one pass when pydantic can do it: a model validates
-        JSON text in Rust without building the intermediate dict (about 2.5x faster).
+        JSON text in Rust without building the intermediate dict (about 2.5x faster), in
+        pydantic's JSON mode (strict or not as the schema says).
 
         Returns ``UNDECIDED`` where the caller must parse ``raw`` itself and call ``validate``:
         for a JSON Schema; for text with ``NaN`` or ``Infinity`` (pydantic accepts them in float
         fields, JSON does not); and for anything pydantic calls invalid JSON (which may be UTF-16,
         or deserve the caller's own error message). Raises ``InputValidationError`` otherwise.
         """
-        if self.model is None or b"NaN" in raw or b"Infinity" in raw:
+        if self.model is None:
+            return UNDECIDED
+        if isinstance(raw, bytes) and (b"NaN" in raw or b"Infinity" in raw):
             return UNDECIDED
         try:
-            return self.model.model_validate_json(raw)
+            return self.model.model_validate_json(raw, strict=self.strict)
         except pydantic.ValidationError as exc:
             errors = _pydantic_errors(exc)
             if any(e["type"] == "json_invalid" for e in errors):
@@ -75,7 +81,7 @@ class Schema:
     def validate(self, data: Any, what: str = "data") -> Any:
         if self.model is not None:
             try:
-                return self.model.model_validate(data)
+                return self.model.model_validate(data, strict=self.strict)
             except pydantic.ValidationError as exc:
                 raise InputValidationError(what, _pydantic_errors(exc)) from None
         found = sorted(

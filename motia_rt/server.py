@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute
 
 from .clock import AsyncioClock
 from .cron import CronLock, CronScheduler
+from .dev_access import allowed_hosts_from_env, redact_tokens_in_access_log
 from .devtools import devtools_routes
 from .engine import Engine, RetryPolicy
 from .errors import StepLoadError
@@ -45,6 +46,8 @@ def create_app(
     token: str | None = None,
     watch: bool = False,
     history: int = 10_000,
+    allowed_hosts: Sequence[str] | None = None,
+    max_streams: int = 64,
 ) -> Starlette:
     """Load the steps and build the ASGI app; the engine starts with the app's lifespan.
 
@@ -55,6 +58,12 @@ def create_app(
     ``history`` bounds the emits and handler runs the engine remembers (``engine.events``,
     ``engine.runs``): a server keeps fewer than a test runtime, so that memory and the garbage
     collector's full passes stay small under load.
+
+    ``allowed_hosts``: host names, besides loopback and the bound address, that the dev tools
+    answer to in dev mode (default: ``MOTIA_ALLOWED_HOSTS``, comma-separated); any other ``Host``
+    is refused (DNS rebinding). ``max_streams`` bounds the event streams open at once. Request
+    bodies, the dev tools' emit included, are held to ``body_limit`` bytes. The access log of
+    uvicorn shows ``?token=`` redacted.
     """
     registry = steps_dir if isinstance(steps_dir, StepRegistry) else load_steps(steps_dir)
     clock = AsyncioClock()
@@ -107,7 +116,12 @@ def create_app(
     log = EventLog()
     if dev or token:  # otherwise nothing can read it: the dev tools answer 404
         engine.add_observer(log)
-    tools = devtools_routes(engine, log, dev=dev, token=token)
+    if allowed_hosts is None:
+        allowed_hosts = allowed_hosts_from_env()
+    tools = devtools_routes(engine, log, dev=dev, token=token, allowed_hosts=allowed_hosts,
+                            body_limit=body_limit, max_streams=max_streams)  # fmt: skip
+    if token:
+        redact_tokens_in_access_log()
     app = build_app(engine, lifespan=lifespan, routes=routes())
     app.state.engine = engine
     app.state.event_log = log

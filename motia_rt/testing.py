@@ -10,6 +10,7 @@ or from sync code: ``Runtime("steps").run(scenario)`` where ``scenario`` is ``as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -23,7 +24,9 @@ from .errors import EmitNotDeclared, TopicTimeout
 from .harness import Harness
 from .http import DEFAULT_BODY_LIMIT, build_app
 from .loader import load_steps
+from .network import HttpFakes, VirtualNetwork, fakes_of, routing
 from .ports import StateStore, Transport
+from .recording import Recorder
 from .remote import MotiaTestClient, RemoteEvent
 from .state.memory import MemoryStateStore
 from .transport.memory import MemoryTransport
@@ -49,7 +52,10 @@ class Runtime(Harness):
     Parameters: ``steps_dir`` the folder of ``*_step.py``; ``services`` override the app's default
     services by name; ``state`` and ``transport`` replace the in-memory adapters; ``retry`` the
     backoff (default ``TEST_RETRY``, 10 ms doubling); ``cron=True`` also runs cron steps on their
-    schedule (``trigger_cron`` works either way); ``seed`` makes ids and jitter reproducible.
+    schedule (``trigger_cron`` works either way); ``seed`` makes ids and jitter reproducible;
+    ``http`` routes the steps' outbound httpx requests by host to fakes (ASGI apps or functions of
+    the request; other hosts use the real network), as ``Simulation(http=...)`` does; ``record``
+    writes every exchange with the real network to that directory (``motia_rt.recording``).
     """
 
     def __init__(
@@ -63,8 +69,13 @@ class Runtime(Harness):
         cron: bool = False,
         body_limit: int = DEFAULT_BODY_LIMIT,
         seed: int | None = None,
+        http: HttpFakes | None = None,
+        record: str | Path | None = None,
     ) -> None:
         self.steps_dir = Path(steps_dir)
+        self._http = http
+        self._record = record
+        self._routing: contextlib.ExitStack | None = None
         self._services = services
         self._state = state
         self._transport = transport
@@ -75,6 +86,12 @@ class Runtime(Harness):
         self._scheduler: CronScheduler | None = None
 
     async def __aenter__(self) -> Runtime:
+        if self._http is not None or self._record is not None:
+            recorder = Recorder(self._record) if self._record is not None else None
+            network = VirtualNetwork(fakes_of(self._http), recorder=recorder)
+            # Set in the caller's context: the engine's tasks, started below, inherit it.
+            self._routing = contextlib.ExitStack()
+            self._routing.enter_context(routing(network))
         clock = AsyncioClock()
         engine = Engine(
             load_steps(self.steps_dir),
@@ -102,6 +119,9 @@ class Runtime(Harness):
             await self._scheduler.close()
         await self._detach()
         await self.engine.close()
+        if self._routing is not None:
+            self._routing.close()
+            self._routing = None
 
     def run(self, scenario: Callable[[Runtime], Awaitable[T]]) -> T:
         """Start the runtime, run ``await scenario(runtime)``, stop; for sync callers."""

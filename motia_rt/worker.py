@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .clock import AsyncioClock
+from .deployment import sharing_redis
 from .engine import Engine
 from .loader import load_steps
 from .state.redis import RedisStateStore
@@ -162,13 +163,15 @@ async def run_worker(
     registry = load_steps(steps_dir)
     client = connect(settings)
     transport = settings.transport(client, consume=True)
-    engine = Engine(
-        registry,
-        clock=transport.clock,
-        transport=transport,
-        state=RedisStateStore(client, settings.prefix),
-        services=services,
-    )
+    # The app's default services are built here: shared through Redis (see deployment.py).
+    with sharing_redis(client, settings.prefix):
+        engine = Engine(
+            registry,
+            clock=transport.clock,
+            transport=transport,
+            state=RedisStateStore(client, settings.prefix),
+            services=services,
+        )
     try:
         await engine.start()
         steps = sorted({sub.step for sub in registry.subscriptions()})
@@ -213,15 +216,16 @@ def serve_api(args: argparse.Namespace) -> int:
     registry = load_steps(args.steps)
     print(describe(registry), flush=True)
     client = connect(settings)
-    app = create_app(
-        registry,
-        state=RedisStateStore(client, settings.prefix),
-        transport=settings.transport(client, consume=args.with_worker),
-        cron=not args.no_cron,
-        cron_lock=redis_cron_lock(client, settings.prefix),
-        dev=False,
-        token=os.environ.get("MOTIA_DEV_TOKEN"),
-    )
+    with sharing_redis(client, settings.prefix):  # the app's services, shared with the workers
+        app = create_app(
+            registry,
+            state=RedisStateStore(client, settings.prefix),
+            transport=settings.transport(client, consume=args.with_worker),
+            cron=not args.no_cron,
+            cron_lock=redis_cron_lock(client, settings.prefix),
+            dev=False,
+            token=os.environ.get("MOTIA_DEV_TOKEN"),
+        )
     log.info("serving on Redis %s (prefix %r)", redacted(settings.url), settings.prefix)
     # uvicorn stops gracefully on SIGTERM/SIGINT, then raises the signal again with the handler
     # it found installed: a no-op one turns the graceful stop into exit status 0.

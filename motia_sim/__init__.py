@@ -18,6 +18,7 @@ from .faults import (
 )
 from .fuzzing import FuzzReport, fuzz, replay
 from .invariants import Invariant, InvariantViolation, World, always, eventually
+from .references import NotReplayable
 from .scenario import Scenario, load_scenarios, scenario
 from .simulation import NondeterminismError, SimHarness, SimRun, Simulation
 from .trace import Trace
@@ -38,6 +39,7 @@ __all__ = [
     "Invariant",
     "InvariantViolation",
     "NondeterminismError",
+    "NotReplayable",
     "Scenario",
     "ServiceFault",
     "SimHarness",

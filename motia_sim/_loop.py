@@ -121,6 +121,11 @@ def _fd(fileobj: Any) -> int:
 
 def _forbidden(call: str, escape: Callable[[str], SimulationEscape]) -> Any:
     def method(self: SimLoop, *args: object, **kwargs: object) -> NoReturn:
+        if (
+            escape is _NET
+        ):  # name the host: create_connection(factory, host, ...), getaddrinfo(host)
+            where = args[1:] if call == "loop.create_connection" else args
+            raise SimulationEscape.network(call, (kwargs["host"],) if "host" in kwargs else where)
         raise escape(call)
 
     method.__name__ = method.__qualname__ = call.removeprefix("loop.")

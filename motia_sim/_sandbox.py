@@ -66,6 +66,17 @@ _USE_SERVICES = (
     "Reach external systems through context.services and bind a fake for the simulation "
     "(Simulation(services={...}))."
 )
+
+
+def _use_fake_for(host: str) -> str:
+    return (
+        f"Call HTTP APIs with httpx (httpx.Client, httpx.AsyncClient or an SDK built on them), "
+        f"which the simulator routes by host to a fake: Simulation(..., http={{{host!r}: "
+        "asgi_app_or_function}); requests and aiohttp are not routed. Or reach the system "
+        "through context.services with a fake bound for the simulation."
+    )
+
+
 _RUN_INLINE = (
     "Call the function directly or make it async: in virtual time, work takes no time anyway."
 )
@@ -82,14 +93,19 @@ class SimulationEscape(RuntimeError):
         self.call = call
         self.reason = reason
         self.instead = instead
-        super().__init__(f"{call}() was called inside a simulation: {reason}. {instead}")
+        called = call if call.endswith(")") else f"{call}()"
+        super().__init__(f"{called} was called inside a simulation: {reason}. {instead}")
 
     def __reduce__(self) -> tuple[type[SimulationEscape], tuple[str, str, str]]:
         return (type(self), (self.call, self.reason, self.instead))
 
     @classmethod
-    def network(cls, call: str) -> SimulationEscape:
-        return cls(call, _NETWORK, _USE_SERVICES)
+    def network(cls, call: str, args: tuple[Any, ...] = ()) -> SimulationEscape:
+        """Real network I/O refused; ``args`` of the call name the host when they hold one."""
+        host = _host_in(args)
+        if host is None:
+            return cls(call, _NETWORK, _USE_SERVICES)
+        return cls(call, f"{_NETWORK} (it was for host {host!r})", _use_fake_for(host))
 
     @classmethod
     def threads(cls, call: str) -> SimulationEscape:
@@ -162,10 +178,22 @@ def _uuid4() -> uuid.UUID:
     return uuid.UUID(int=active.uuids.getrandbits(128), version=4)
 
 
+def _host_in(args: tuple[Any, ...]) -> str | None:
+    """The host of ``getaddrinfo(host, port)`` or ``create_connection((host, port))``."""
+    first = args[0] if args else None
+    if isinstance(first, tuple) and first:
+        first = first[0]
+    if isinstance(first, bytes):
+        first = first.decode("ascii", "replace")
+    return first if isinstance(first, str) and first else None
+
+
 def _forbidden(call: str, real: Callable[..., Any], escape: SimulationEscape) -> Callable[..., Any]:
     def forbidden(*args: Any, **kwargs: Any) -> Any:
         if _current() is None:
             return real(*args, **kwargs)
+        if escape.reason == _NETWORK:
+            raise SimulationEscape.network(escape.call, args)
         raise SimulationEscape(escape.call, escape.reason, escape.instead)
 
     forbidden.__name__ = call.rsplit(".", 1)[-1]

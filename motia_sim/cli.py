@@ -3,6 +3,7 @@
 motia-sim run scenarios/
 motia-sim fuzz scenarios/orders.py::happy_path --examples 500
 motia-sim replay scenarios/orders.py::happy_path --seed 7 --plan "crash step=ProcessPayment run=1"
+motia-sim replay tests/test_x.py::flow --seed 7 --invariant tests/test_x.py::no_double_charge
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TextIO
 from .faults import FaultPlanSyntaxError
 from .fuzzing import _failed, failure_message, fuzz, replay, run_scenario
 from .invariants import InvariantViolation
+from .references import NotReplayable
 from .scenario import Scenario, load_scenarios, resolve
 
 __all__ = ["ProgressBar", "main"]
@@ -67,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--seed", type=int, default=0)
     rp.add_argument("--plan", default="", help='fault plan text, e.g. "state op=3"')
     rp.add_argument("--steps", default=None, help="steps folder (default: the scenario's)")
+    rp.add_argument("--invariant", action="append", default=None, metavar="FILE::NAME",
+                    help="an invariant in place of the scenario's (repeatable; 'always:FILE::NAME' "
+                    "for one checked after every run), as the failing fuzz() call had")  # fmt: skip
+    rp.add_argument("--no-invariants", action="store_true",
+                    help="check no invariant (the failing fuzz() call was given none)")  # fmt: skip
+    rp.add_argument("--services", default=None, metavar="FILE::NAME",
+                    help="service bindings in place of the scenario's (a mapping or a factory)")  # fmt: skip
     return parser
 
 
@@ -113,14 +122,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bar.close()
             print(f"no invariant broke in {args.examples} examples")
             return 0
-        run = replay(args.ref, seed=args.seed, plan=args.plan, steps=args.steps)
+        invariants = [] if args.no_invariants else args.invariant
+        run = replay(args.ref, seed=args.seed, plan=args.plan, steps=args.steps,
+                     invariants=invariants, services=args.services)  # fmt: skip
         print(run.trace.timeline())
         print(f"replayed {args.ref} seed={args.seed}: no invariant broke")
         return 0
     except InvariantViolation as exc:
         print(str(exc))
         return 1
-    except (LookupError, FaultPlanSyntaxError) as exc:
+    except (LookupError, FaultPlanSyntaxError, NotReplayable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

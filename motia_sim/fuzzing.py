@@ -3,7 +3,6 @@ broken invariant comes back as the smallest plan that breaks it, with a replay c
 
 from __future__ import annotations
 
-import shlex
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, event, given, settings, target
+from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from motia_rt.loader import load_steps
@@ -19,6 +19,7 @@ from motia_rt.loader import load_steps
 from ._kinds import KINDS, kind_of
 from .faults import Fault, FaultPlan, StateFault
 from .invariants import Invariant, InvariantViolation, World, as_invariants
+from .replays import ReplayRecipe, load_invariants, load_services
 from .scenario import Scenario, ScenarioFn, resolve
 from .scenario import scenario as declare
 from .simulation import SimRun, Simulation
@@ -60,34 +61,31 @@ class FuzzReport:
 
 
 def _as_scenario(
-    scenario: Scenario | ScenarioFn,
+    scenario: Scenario | ScenarioFn | str,
     steps: str | Path | None,
-    invariants: Iterable[Invariant | Callable[[World], Any]] | None,
-    services: Callable[[], Mapping[str, Any]] | Mapping[str, Any] | None,
+    invariants: Iterable[Invariant | Callable[[World], Any] | str] | None,
+    services: Callable[[], Mapping[str, Any]] | Mapping[str, Any] | str | None,
 ) -> Scenario:
-    base: Scenario = scenario if isinstance(scenario, Scenario) else declare(scenario)
-    changes: dict[str, Any] = {}
+    """The scenario to run, with what the caller gave in place of what it declares, and the
+    recipe that replays it (``NotReplayable`` if something given could not be found again)."""
+    if isinstance(scenario, str):
+        base = resolve(scenario)
+    else:
+        base = scenario if isinstance(scenario, Scenario) else declare(scenario)
+    recipe = ReplayRecipe.of(
+        base, original=scenario, invariants=invariants, services=services,
+        steps=None if steps is None else str(Path(steps).resolve()),
+    )  # fmt: skip
+    changes: dict[str, Any] = {"recipe": recipe}
     if steps is not None:
         changes["steps"] = Path(steps).resolve()
     if invariants is not None:
-        changes["invariants"] = as_invariants(invariants)
+        changes["invariants"] = as_invariants(
+            load_invariants([i])[0] if isinstance(i, str) else i for i in invariants
+        )
     if services is not None:
-        changes["services"] = services
-    return replace(base, **changes) if changes else base
-
-
-def replay_command(s: Scenario, seed: int, plan: FaultPlan) -> str:
-    steps = "" if s.steps is None else f" --steps {shlex.quote(str(s.steps_dir))}"
-    return f"motia-sim replay {shlex.quote(s.ref)} --seed {seed} --plan {shlex.quote(str(plan))}{steps}"
-
-
-def replay_test(s: Scenario, seed: int, plan: FaultPlan) -> str:
-    steps = "" if s.steps is None else f", steps={str(s.steps_dir)!r}"
-    return (
-        f"def test_{s.name}_seed_{seed}() -> None:\n"
-        f"    from motia_sim import replay\n\n"
-        f"    replay({s.ref!r}, seed={seed}, plan={str(plan)!r}{steps})"
-    )
+        changes["services"] = load_services(services) if isinstance(services, str) else services
+    return replace(base, **changes)
 
 
 def failure_message(s: Scenario, run: SimRun) -> tuple[str, str]:
@@ -98,6 +96,7 @@ def failure_message(s: Scenario, run: SimRun) -> tuple[str, str]:
         name = "scenario"
         head = f"the scenario failed: {type(run.error).__name__}: {run.error}{_where(s, run.error)}"
     fired = "; ".join(str(f) for f in run.fired) or "none"
+    recipe = s.recipe or ReplayRecipe.of(s, original=s.ref)
     text = "\n".join(
         [
             head,
@@ -110,9 +109,9 @@ def failure_message(s: Scenario, run: SimRun) -> tuple[str, str]:
             run.trace.timeline(),
             "",
             "replay it exactly:",
-            f"  {replay_command(s, run.seed, run.plan)}",
+            f"  {recipe.command(run.seed, run.plan)}",
             "or paste this test:",
-            *("  " + line for line in replay_test(s, run.seed, run.plan).splitlines()),
+            *("  " + line for line in recipe.test(run.seed, run.plan).splitlines()),
         ]
     )
     return name, text
@@ -146,7 +145,7 @@ def run_scenario(
     ``registry`` reuses already loaded steps (the fuzz loop loads them once)."""
     sim = Simulation(registry if registry is not None else s.steps_dir, seed=seed, faults=plan,
                      services=s.services, invariants=s.invariants, cron=s.cron,
-                     count_sites=count_sites)  # fmt: skip
+                     count_sites=count_sites, http=s.http)  # fmt: skip
     return sim.execute(s.fn, capture=True)
 
 
@@ -198,11 +197,20 @@ def _single_faults(run: SimRun) -> Iterator[Fault]:
 
 
 def replay(
-    ref: str | Scenario, *, seed: int, plan: FaultPlan | str = "", steps: str | Path | None = None
+    ref: str | Scenario | ScenarioFn,
+    *,
+    seed: int,
+    plan: FaultPlan | str = "",
+    steps: str | Path | None = None,
+    invariants: Iterable[Invariant | Callable[[World], Any] | str] | None = None,
+    services: Callable[[], Mapping[str, Any]] | Mapping[str, Any] | str | None = None,
 ) -> SimRun:
     """Run one scenario exactly as a failing fuzz example did; raise ``InvariantViolation`` if an
-    invariant breaks (or the scenario fails), else return the run."""
-    s = _as_scenario(resolve(ref) if isinstance(ref, str) else ref, steps, None, None)
+    invariant breaks (or the scenario fails), else return the run.
+
+    ``invariants`` and ``services`` (objects, or ``file::name`` references as a failure report
+    prints them) replace the scenario's own, as they did in the ``fuzz`` call that failed."""
+    s = _as_scenario(ref, steps, invariants, services)
     plan = FaultPlan.parse(plan) if isinstance(plan, str) else plan
     run = run_scenario(s, seed=seed, plan=plan)
     if _failed(run):
@@ -226,6 +234,7 @@ def fuzz(
     progress: Callable[[int, int], None] | None = None,
     report: Callable[[str], None] | None = print,
     derandomize: bool = False,
+    seed: int | None = None,
     magnitudes: Iterable[float] | None = None,
 ) -> FuzzReport:
     """Run ``scenario`` under ``max_examples`` Hypothesis-drawn fault plans and seeds.
@@ -237,6 +246,8 @@ def fuzz(
     ``magnitudes`` are the seconds drawn for delays, service latencies and timeouts and late cron
     ticks; by default ``strategies.magnitudes``: a few small ones and one second past each span
     the app and the scenario wait (cron intervals, timeouts, backoffs, ``advance``...).
+    ``seed`` seeds Hypothesis's own choices: the same seed draws the same examples (``derandomize``
+    does that with one fixed seed); ``None`` draws afresh on every call.
     """
     s = _as_scenario(scenario, steps, invariants, services)
     registry = load_steps(s.steps_dir)
@@ -288,6 +299,8 @@ def fuzz(
         for where, kind in sorted(run.explored):
             event(f"{kind} at {where}")
 
+    if seed is not None:
+        example = hypothesis_seed(seed)(example)
     try:
         example()
     except InvariantViolation as found:

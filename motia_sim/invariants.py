@@ -8,17 +8,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from motia_rt.ports import JSON, DeadLetter, Message
 from motia_rt.tracing import HandlerRun
 
 if TYPE_CHECKING:
-    from motia_rt.state.memory import MemoryStateStore
-
     from .ports import ServiceCall
 
-__all__ = ["Invariant", "InvariantViolation", "World", "always", "as_invariants", "eventually"]
+__all__ = [
+    "Invariant",
+    "InvariantViolation",
+    "StateSnapshot",
+    "World",
+    "always",
+    "as_invariants",
+    "eventually",
+]
+
+
+class StateSnapshot(Protocol):
+    """What ``World`` reads of a state store: every group and key, read synchronously (the
+    in-memory store and the simulator's provide it)."""
+
+    def snapshot(self) -> dict[str, dict[str, JSON]]: ...
 
 
 class InvariantViolation(AssertionError):
@@ -62,13 +75,14 @@ class World:
 
     def __init__(
         self,
-        store: MemoryStateStore,
+        store: StateSnapshot,
         events: Iterable[Message],
         runs: Iterable[HandlerRun],
         dead: Callable[[], list[DeadLetter]],
         services: dict[str, Any],
         calls: list[ServiceCall],
         quiescent: bool,
+        http: dict[str, Any] | None = None,
     ) -> None:
         self._store = store
         self._events = events
@@ -78,6 +92,8 @@ class World:
         """The service objects themselves (not the simulator's wrappers): read their records."""
         self.calls = calls
         self.quiescent = quiescent
+        self.http = http or {}
+        """The run's HTTP fakes by host (``Simulation(http=...)``): read their records."""
 
     @property
     def state(self) -> dict[str, dict[str, JSON]]:

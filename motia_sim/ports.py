@@ -23,26 +23,54 @@ from .trace import Trace
 __all__ = ["ServiceCall", "SimStateStore", "SimTransport", "simulated_services"]
 
 
-class SimTransport(MemoryTransport):
-    """Memory transport whose deliveries due at the same virtual time run in a seed-chosen order,
-    with the plan's delays and duplicates applied to first deliveries."""
+class _SimDeliveryPolicy:
+    """The memory transport's ``DeliveryPolicy`` in a simulation: the plan's delays and duplicates
+    on first deliveries, and a seed-chosen order for the deliveries due at the same moment."""
+
+    def __init__(self, injector: FaultInjector, rng: random.Random) -> None:
+        self._injector = injector
+        self._shuffle = rng.shuffle
+
+    def first_delivery(self, delivery: Delivery) -> tuple[float, int]:
+        if not self._injector.delivery_faults_planned:
+            return 0.0, 0
+        extra, duplicate = self._injector.delivery_faults(delivery)
+        return extra, 1 if duplicate else 0
+
+    def order(self, due: list[Delivery]) -> None:
+        self._shuffle(due)
+
+
+class SimTransport:
+    """``motia_rt.ports.Transport`` for a simulation: the in-memory reference transport with the
+    simulator's ``DeliveryPolicy``, a fault point at every emit and a trace line for every retry
+    and dead letter. It composes the memory transport, so it keeps every rule of it (FIFO groups
+    included) and passes the same contract suite."""
 
     def __init__(
         self, clock: Clock, injector: FaultInjector, rng: random.Random, trace: Trace
     ) -> None:
-        super().__init__(clock)
+        inner = MemoryTransport(clock, policy=_SimDeliveryPolicy(injector, rng))
+        self._inner = inner
         self._injector = injector
         self._trace = trace
-        self._rng = rng
-        self._batch: list[Delivery] = []
-        self._flush_pending = False
+        # What the simulation adds nothing to is the memory transport's own method.
+        self.bind = inner.bind
+        self.start = inner.start
+        self.close = inner.close
+        self.ack = inner.ack
+        self.dead_letters = inner.dead_letters
+        self.held_dead_letters = inner.held_dead_letters
+        self.redrive = inner.redrive
+        self.pending = inner.pending
+        self.wait_idle = inner.wait_idle
 
     async def publish(self, message: Message) -> None:
         injector = self._injector
         turns = injector.yields()
         if turns:
             await pass_turns(turns)
-        await super().publish(message)
+        await self._inner.publish(message)
         if message.source not in ("external", "http", "cron"):
             injector.after_side_effect("emit")
 
@@ -50,52 +78,28 @@ class SimTransport(MemoryTransport):
         self._trace.add("retry", f"{delivery.subscription.step} <- {delivery.message.topic} "
                         f"attempt {delivery.attempt + 1} in {delay:.3f}s",
                         step=delivery.subscription.step, topic=delivery.message.topic)  # fmt: skip
-        await super().retry(delivery, delay)
+        await self._inner.retry(delivery, delay)
 
     async def dead_letter(self, delivery: Delivery, error: str) -> DeadLetter:
         self._trace.add("dead", f"{delivery.subscription.step} <- {delivery.message.topic}: "
                         f"{error}", step=delivery.subscription.step,
                         topic=delivery.message.topic)  # fmt: skip
-        return await super().dead_letter(delivery, error)
-
-    def _enqueue(self, delivery: Delivery, delay: float | None = None) -> None:
-        extra, duplicate = (0.0, False)
-        if delivery.attempt == 1 and self._injector.delivery_faults_planned:
-            extra, duplicate = self._injector.delivery_faults(delivery)
-        base = delivery.subscription.delay_seconds if delay is None else delay
-        super()._enqueue(delivery, base + extra)
-        if duplicate:
-            copy = Delivery(delivery.message, delivery.subscription, 1, self._receipt())
-            self._unsettled[copy.receipt] = 1
-            self._schedule(copy, base)
-
-    def _schedule(self, delivery: Delivery, delay: float) -> None:
-        loop = asyncio.get_running_loop()
-        if delay > 0:
-            loop.call_later(delay, self._due, delivery)
-        else:
-            self._due(delivery)
-
-    def _due(self, delivery: Delivery) -> None:
-        self._batch.append(delivery)
-        if not self._flush_pending:
-            self._flush_pending = True
-            asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self) -> None:
-        batch, self._batch, self._flush_pending = self._batch, [], False
-        self._rng.shuffle(batch)
-        for delivery in batch:
-            super()._schedule(delivery, 0.0)
+        return await self._inner.dead_letter(delivery, error)
 
 
-class SimStateStore(MemoryStateStore):
-    """Memory state store with a fault point and a trace line per operation."""
+class SimStateStore:
+    """``motia_rt.ports.StateStore`` for a simulation: the in-memory reference store with a fault
+    point, seed-drawn turns and a trace line per operation (composed, so it keeps the memory
+    store's contract)."""
 
     def __init__(self, injector: FaultInjector, trace: Trace) -> None:
-        super().__init__()
+        inner = MemoryStateStore()
+        self._inner = inner
         self._injector = injector
         self._trace = trace
+        self.items = inner.items
+        self.groups = inner.groups
+        self.snapshot = inner.snapshot
 
     def _check(self, op: str, group: str, key: str | None = None) -> None:
         """The operation's fault point (after its seed-drawn turns, taken in the caller, so the
@@ -108,7 +112,9 @@ class SimStateStore(MemoryStateStore):
     def _after(self, op: str, group: str, key: str | None) -> None:
         run = CURRENT_RUN.get()
         where = f"{group}/{key}" if key is not None else group
-        self._trace.add("state", f"{op} {where}", step=run.step if run else None, key=where)
+        trace = self._trace
+        trace.add("state", f"{trace.label(run)} {op} {where}", step=run.step if run else None,
+                  key=where)  # fmt: skip
         # Reads count for ``state op=N`` (every operation can fail), but only writes are side
         # effects a crash can follow (``after=state#K``).
         if op != "get" and op != "get_group":
@@ -118,7 +124,7 @@ class SimStateStore(MemoryStateStore):
         if turns := self._injector.yields():
             await pass_turns(turns)
         self._check("get", group, key)
-        value = await super().get(group, key)
+        value = await self._inner.get(group, key)
         self._after("get", group, key)
         return value
 
@@ -126,13 +132,16 @@ class SimStateStore(MemoryStateStore):
         if turns := self._injector.yields():
             await pass_turns(turns)
         self._check("set", group, key)
-        stored = await super().set(group, key, value)
+        inner = self._inner
+        stored = await inner.set(group, key, value)
         run = CURRENT_RUN.get()
         where = f"{group}/{key}"
+        trace = self._trace
         # The store holds the value as JSON text that nothing can change, so the trace formats
         # the line from it only if someone reads the trace.
-        self._trace._add_state_set(f"set {where} = ", self._groups[group][key],
-                                   run.step if run else None, where)  # fmt: skip
+        trace._add_state_set(f"{trace.label(run)} set {where} = ",
+                             inner.stored_text(group, key), run.step if run else None,
+                             where)  # fmt: skip
         self._injector.after_side_effect("state")
         return stored
 
@@ -140,7 +149,7 @@ class SimStateStore(MemoryStateStore):
         if turns := self._injector.yields():
             await pass_turns(turns)
         self._check("delete", group, key)
-        old = await super().delete(group, key)
+        old = await self._inner.delete(group, key)
         self._after("delete", group, key)
         return old
 
@@ -148,7 +157,7 @@ class SimStateStore(MemoryStateStore):
         if turns := self._injector.yields():
             await pass_turns(turns)
         self._check("get_group", group)
-        values = await super().get_group(group)
+        values = await self._inner.get_group(group)
         self._after("get_group", group, None)
         return values
 
@@ -156,7 +165,7 @@ class SimStateStore(MemoryStateStore):
         if turns := self._injector.yields():
             await pass_turns(turns)
         self._check("clear", group)
-        await super().clear(group)
+        await self._inner.clear(group)
         self._after("clear", group, None)
 
 
@@ -209,7 +218,7 @@ class _ServiceProxy:
             if turns:
                 await pass_turns(turns)
             calls.append(record)  # after the yield: in the order the plan counts calls
-            trace._add_call(head, args, kwargs, record.step)
+            trace._add_call(f"{trace.label(run)} {head}", args, kwargs, record.step)
             fault = injector.service_fault(name) if injector.service_faults else None
             if fault is not None and fault.mode != "latency":
                 if fault.mode == "timeout":

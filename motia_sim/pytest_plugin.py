@@ -91,7 +91,7 @@ def run_on_runtime(s: Scenario) -> None:
         _check(s, rt)
 
     services = s.services() if callable(s.services) else s.services
-    Runtime(s.steps_dir, services=services).run(main)
+    Runtime(s.steps_dir, services=services, http=s.http).run(main)
 
 
 def _check(s: Scenario, harness: Harness) -> None:

@@ -11,15 +11,19 @@ simulator (plain and fuzzed) and on the real in-process runtime.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
-import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+from motia_rt.network import HttpFakes
 
 from .invariants import Invariant, World, as_invariants
+from .references import load_module
+
+if TYPE_CHECKING:
+    from .replays import ReplayRecipe
 
 __all__ = ["Mode", "Scenario", "load_scenarios", "resolve", "scenario"]
 
@@ -37,10 +41,15 @@ class Scenario:
     invariants: tuple[Invariant, ...] = ()
     steps: Path | None = None
     services: Callable[[], Mapping[str, Any]] | Mapping[str, Any] | None = None
+    http: HttpFakes | None = None
+    """Fakes for the steps' outbound HTTP, by host (see ``Simulation(http=...)``)."""
     max_faults: int = 3
     modes: tuple[Mode, ...] = ("sim", "runtime", "fuzz")
     cron: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    recipe: ReplayRecipe | None = None
+    """How a failure of this scenario is replayed, when it was given something in place of what
+    it declares (``fuzz(..., invariants=...)``); ``None``: by its own reference."""
 
     @property
     def steps_dir(self) -> Path:
@@ -65,13 +74,15 @@ def scenario(
     invariants: Iterable[Invariant | Callable[[World], Any]] = (),
     steps: str | Path | None = None,
     services: Callable[[], Mapping[str, Any]] | Mapping[str, Any] | None = None,
+    http: HttpFakes | None = None,
     max_faults: int = 3,
     modes: Iterable[Mode] = ("sim", "runtime", "fuzz"),
     cron: bool = True,
 ) -> Any:
     """Declare a scenario (usable bare, ``@scenario``, or with options, ``@scenario(...)``).
 
-    ``modes`` picks the pytest items: ``sim`` (seed 0, no faults), ``runtime`` (the real in-process
+    ``http`` routes the steps' outbound httpx requests by host to fakes, in the simulator and on
+    the runtime alike. ``modes`` picks the pytest items: ``sim`` (seed 0, no faults), ``runtime`` (the real in-process
     runtime; leave it out for scenarios that travel in time with ``advance``) and ``fuzz``.
     """
 
@@ -86,6 +97,7 @@ def scenario(
             invariants=as_invariants(invariants),
             steps=(base / steps).resolve() if steps is not None else None,
             services=services,
+            http=http,
             max_faults=max_faults,
             modes=tuple(modes),
             cron=cron,
@@ -95,26 +107,23 @@ def scenario(
 
 
 def load_scenarios(path: str | Path) -> list[Scenario]:
-    """Import a scenario file and return its scenarios in definition order.
+    """Import a scenario file (once per process) and return its scenarios in definition order.
 
     Raises ``LookupError`` when the file does not exist."""
-    file = Path(path).resolve()
-    if not file.is_file():
-        raise LookupError(f"no scenario file {path}")
-    name = "_motia_scenarios_" + "_".join(file.with_suffix("").parts[-2:]).replace("-", "_")
-    spec = importlib.util.spec_from_file_location(name, file)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import scenarios from {file}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
+    module = load_module(path)
     return [v for v in vars(module).values() if isinstance(v, Scenario)]
 
 
 def resolve(ref: str) -> Scenario:
-    """``"scenarios/orders.py::happy_path"`` -> that scenario. Raises ``LookupError`` listing names."""
+    """``"scenarios/orders.py::happy_path"`` -> that scenario: one declared with ``@scenario``, or
+    a plain ``async def`` of the harness. Raises ``LookupError`` listing the scenarios there."""
     path, _, name = ref.partition("::")
     found = load_scenarios(path)
+    candidate = getattr(load_module(path), name, None)
+    if isinstance(candidate, Scenario):
+        return candidate
+    if inspect.iscoroutinefunction(candidate):
+        return scenario(candidate)  # type: ignore[no-any-return]
     for s in found:
         if s.name == name:
             return s

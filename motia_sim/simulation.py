@@ -15,19 +15,22 @@ import httpx
 
 from motia_rt.cron import CronScheduler
 from motia_rt.engine import Engine
+from motia_rt.errors import describe_error
 from motia_rt.harness import Harness, Match
 from motia_rt.http import build_app
 from motia_rt.loader import load_steps
+from motia_rt.network import HttpFakes, VirtualNetwork, fakes_of, routing
 from motia_rt.ports import Message
 from motia_rt.steps import StepRegistry
-from motia_rt.tracing import HandlerRun
+from motia_rt.tracing import CURRENT_RUN, HandlerRun
 
 from ._loop import VirtualClock, run_simulated
+from ._sandbox import SimulationEscape
 from .faults import Fault, FaultPlan
 from .injector import FaultInjector, FaultSites, check_plan
 from .invariants import Invariant, InvariantViolation, World, as_invariants
 from .ports import ServiceCall, SimStateStore, SimTransport, simulated_services
-from .trace import Divergence, Trace, compact
+from .trace import Divergence, Trace, compact, stable_text
 
 __all__ = ["NondeterminismError", "SimHarness", "SimRun", "Simulation"]
 
@@ -114,6 +117,30 @@ class SimHarness(Harness):
         return response
 
 
+def _refuse_unrouted(request: httpx.Request) -> httpx.Response:
+    run = CURRENT_RUN.get()
+    host = request.url.host
+    where = f"step {run.step}" if run is not None else "the scenario"
+    raise SimulationEscape(
+        f"httpx.request({request.method} {request.url})",
+        f"no fake is registered for host {host!r} (the request came from {where}), and a "
+        "simulation never reaches the real network",
+        f"Register one: Simulation(..., http={{{host!r}: fake}}) or @scenario(http=...), where "
+        "fake is an ASGI app (a Starlette app) or a function of the httpx.Request returning an "
+        "httpx.Response.",
+    )
+
+
+def _network_observer(trace: Trace) -> Callable[[httpx.Request, Any, Any], None]:
+    def observe(request: httpx.Request, response: Any, error: Any) -> None:
+        run = CURRENT_RUN.get()
+        outcome = f"{response.status_code}" if response is not None else describe_error(error)
+        trace.add("net", f"{trace.label(run)} {request.method} {request.url} -> {outcome}",
+                  step=run.step if run else None)  # fmt: skip
+
+    return observe
+
+
 class _AlwaysChecker:
     def __init__(self, invariants: tuple[Invariant, ...], world: World, trace: Trace) -> None:
         self.invariants = [i for i in invariants if i.when == "always"]
@@ -134,7 +161,7 @@ class _AlwaysChecker:
             try:
                 invariant.check(self.world)
             except AssertionError as exc:
-                self.violation = (invariant.name, str(exc) or "assertion failed")
+                self.violation = (invariant.name, stable_text(str(exc)) or "assertion failed")
                 self.trace.add("broken", f"{invariant.name}: {exc}", step=run.step)
                 return
 
@@ -149,6 +176,11 @@ class Simulation:
     ``quiet=False`` lets the runtime's loggers through (the trace records everything anyway).
     ``count_sites=True`` counts every fault point the run reaches (``SimRun.sites``), whatever
     the plan: what ``fuzz`` learns from a fault-free run to aim its faults.
+    ``http`` routes the steps' outbound httpx requests by host to fakes (ASGI apps or functions of
+    the request): the virtual network. Give a function returning them, called for every run, so
+    fakes that keep records start fresh each time (a mapping is used as it is by every run: fine
+    for fakes without records). A request to a host without a fake raises ``SimulationEscape``
+    naming the host and the step.
     """
 
     def __init__(
@@ -163,6 +195,7 @@ class Simulation:
         cron: bool = True,
         quiet: bool = True,
         count_sites: bool = False,
+        http: HttpFakes | None = None,
     ) -> None:
         self.registry = steps_dir if isinstance(steps_dir, StepRegistry) else load_steps(steps_dir)
         self.seed = seed
@@ -173,6 +206,7 @@ class Simulation:
         self.cron = cron
         self.quiet = quiet
         self.count_sites = count_sites
+        self._http = http
         self.last: SimRun | None = None
 
     def run(self, scenario: Callable[[SimHarness], Awaitable[T]]) -> T:
@@ -233,8 +267,11 @@ class Simulation:
             rng=random.Random(f"engine:{self.seed}"),
         )  # fmt: skip
 
+        http_fakes = fakes_of(self._http)
+        network = VirtualNetwork(http_fakes, unrouted=_refuse_unrouted,
+                                 observe=_network_observer(trace))  # fmt: skip
         world = World(store, engine.events, engine.runs, transport.held_dead_letters,
-                      raw_services, calls, False)  # fmt: skip
+                      raw_services, calls, False, http_fakes)  # fmt: skip
         checker = _AlwaysChecker(self.invariants, world, trace)
         # Observers run at every emit and handler run: only the ones this run needs.
         engine.add_observer(trace)
@@ -250,10 +287,13 @@ class Simulation:
                 scheduler.start()
             harness = SimHarness(engine, clock, trace, self.plan, injector.spans)
             try:
+                limit = asyncio.timeout(self.time_limit)
                 try:
-                    async with asyncio.timeout(self.time_limit):
+                    async with limit:
                         value = await scenario(harness)
                 except TimeoutError:
+                    if not limit.expired():
+                        raise  # the scenario's own (a TopicTimeout from wait_for_topic...)
                     # Cron timers keep virtual time moving, so a stuck scenario never deadlocks.
                     raise TimeoutError(
                         f"the scenario did not finish within {self.time_limit:g} virtual seconds "
@@ -263,15 +303,13 @@ class Simulation:
                     await self._at_quiescence(harness, world, checker)
                 return value
             except Exception as exc:
-                trace.add(
-                    "error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                )
+                trace.add("error", describe_error(exc).split("\n", 1)[0])
                 failure.append(exc)
                 return None
             finally:
                 if scheduler is not None:
                     await scheduler.close()
-                await harness._detach()
+                await harness.aclose()
                 await engine.close()
 
         failure: list[BaseException] = []
@@ -281,7 +319,8 @@ class Simulation:
         level = quiet.level
         quiet.setLevel(logging.CRITICAL if self.quiet else level)
         try:
-            value = run_simulated(main, seed=self.seed, clock=clock)
+            with routing(network):  # the loop's tasks inherit the routing context
+                value = run_simulated(main, seed=self.seed, clock=clock)
         finally:
             quiet.setLevel(level)
         return SimRun(value, trace, self.seed, self.plan, injector.fired, injector.explored,
@@ -309,5 +348,5 @@ class Simulation:
             try:
                 invariant.check(world)
             except AssertionError as exc:
-                checker.violation = (invariant.name, str(exc) or "assertion failed")
+                checker.violation = (invariant.name, stable_text(str(exc)) or "assertion failed")
                 harness.trace.add("broken", f"{invariant.name}: {exc}")

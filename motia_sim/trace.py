@@ -12,17 +12,22 @@ import httpx
 
 from motia_rt.ports import Message, decode_json
 from motia_rt.schema import json_encoder
-from motia_rt.tracing import HandlerRun
+from motia_rt.tracing import CURRENT_RUN, HandlerRun
 
-__all__ = ["Divergence", "Trace", "TraceEntry"]
+__all__ = ["Divergence", "Trace", "TraceEntry", "stable_text"]
 
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
+def stable_text(text: str) -> str:
+    """``text`` without object addresses (``<function f at 0x7f...>`` -> ``<function f>``): they
+    differ between runs (pytest's rewritten assertion messages are full of them), a trace must not."""
+    return _ADDRESS.sub("", text) if "0x" in text else text
+
+
 def _stable_repr(value: Any) -> str:
-    # Object addresses differ between runs; a trace must not.
-    return _ADDRESS.sub("", repr(value))
+    return stable_text(repr(value))
 
 
 # ``json.dumps(value, sort_keys=True, separators=(",", ":"), default=_stable_repr)``, built once.
@@ -116,9 +121,21 @@ class Trace:
         # the garbage collector stops tracking, so a long trace does not slow collections.
         self._rows: list[tuple[Any, ...]] = []
         self._entries: list[TraceEntry] = []
+        self._labels: dict[int, str] = {}
+        """id(run) -> ``Step#n`` (its n-th run, as ``crash step=Step run=n`` counts), while it runs."""
+        self._run_counts: dict[str, int] = {}
+
+    def label(self, run: HandlerRun | None) -> str:
+        """``Step#n`` for the n-th run of a step, or ``scenario`` outside any run: how the rows a
+        run issues (its state operations, service calls) name it."""
+        if run is None:
+            return "scenario"
+        return self._labels.get(id(run)) or run.step
 
     def add(self, kind: str, text: str, *, step: str | None = None, topic: str | None = None,
             key: str | None = None) -> None:  # fmt: skip
+        if "0x" in text:
+            text = stable_text(text)
         self._rows.append((round(self._now(), 6), kind, _EAGER, text, None, step, topic, key))
 
     def _add_state_set(self, head: str, stored: str, step: str | None, key: str) -> None:
@@ -155,7 +172,9 @@ class Trace:
 
     def on_emit(self, message: Message) -> None:
         group = f" group={message.group_id}" if message.group_id else ""
-        head = f"{message.topic} by {message.source} trace={message.trace_id[:8]}{group} "
+        run = CURRENT_RUN.get()
+        source = self._labels.get(id(run), message.source) if run else message.source
+        head = f"{message.topic} by {source} trace={message.trace_id[:8]}{group} "
         raw = message.raw
         if raw is None:
             self.add("emit", head + _compact(message.data), step=message.source,
@@ -165,13 +184,17 @@ class Trace:
                                message.topic, None))  # fmt: skip
 
     def on_run_start(self, run: HandlerRun) -> None:
+        n = self._run_counts.get(run.step, 0) + 1
+        self._run_counts[run.step] = n
+        label = self._labels[id(run)] = f"{run.step}#{n}"
         source = f" <- {run.topic}" if run.topic else f" ({run.kind})"
-        self.add("run", f"{run.step}{source} attempt {run.attempt} trace={run.trace_id[:8]}",
+        self.add("run", f"{label}{source} attempt {run.attempt} trace={run.trace_id[:8]}",
                  step=run.step, topic=run.topic)  # fmt: skip
 
     def on_run_end(self, run: HandlerRun) -> None:
         error = f": {run.error}" if run.error else ""
-        self.add("end", f"{run.step} {run.outcome}{error}", step=run.step, topic=run.topic)
+        label = self._labels.pop(id(run), run.step)
+        self.add("end", f"{label} {run.outcome}{error}", step=run.step, topic=run.topic)
 
     # -- reading -------------------------------------------------------------------------------
 

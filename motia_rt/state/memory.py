@@ -54,6 +54,11 @@ class MemoryStateStore:
     async def groups(self) -> list[str]:
         return sorted(self._groups)
 
+    def stored_text(self, group: str, key: str) -> str:
+        """The JSON text held for ``group``/``key`` (it never changes once written; KeyError if
+        there is none): what a recorder can keep instead of a copy of the value."""
+        return self._groups[group][key]
+
     def snapshot(self) -> dict[str, dict[str, JSON]]:
         """Every group and key, decoded, read synchronously (for invariants and inspection)."""
         return {

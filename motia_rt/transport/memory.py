@@ -7,6 +7,12 @@ new worker is already on its way, starts one more. Handlers that never wait are 
 one worker; each handler that does wait lets one more worker in, up to ``concurrency``. FIFO subscriptions hold one unsettled delivery per (step, message group), so a message
 being retried blocks the ones behind it instead of being overtaken. Delays and retries wait on
 loop timers, not on sleeping tasks.
+
+A ``DeliveryPolicy`` passed at construction is the seam for the simulator: it may hold a message's
+first delivery back, deliver it more than once, and order the deliveries that fall due together.
+Whatever it asks, the transport's own rules still hold: an extra copy is queued inside its FIFO
+group like any message, so a group never has two deliveries in flight nor a copy ahead of an
+earlier message, and every timer is cancelled by ``close()``.
 """
 
 from __future__ import annotations
@@ -15,17 +21,39 @@ import asyncio
 import itertools
 from collections import deque
 from collections.abc import Sequence
+from typing import Protocol
 
 from ..ports import Clock, DeadLetter, DeliverFn, Delivery, Message, Subscription
 
-__all__ = ["MemoryTransport"]
+__all__ = ["DeliveryPolicy", "MemoryTransport"]
+
+
+class DeliveryPolicy(Protocol):
+    """How a ``MemoryTransport`` departs from plain in-order delivery (the simulator's faults and
+    seed-chosen interleavings). Both hooks run synchronously inside the transport."""
+
+    def first_delivery(self, delivery: Delivery) -> tuple[float, int]:
+        """For a message's first delivery to a step: (extra seconds to hold it back, how many
+        extra copies to deliver). Called once per delivery of attempt 1 (redrives included)."""
+        ...
+
+    def order(self, due: list[Delivery]) -> None:
+        """Reorder, in place, the deliveries that fell due in the same loop turn."""
+        ...
 
 
 class MemoryTransport:
     """``motia_rt.ports.Transport`` within one process. Dead letters are kept in memory."""
 
-    def __init__(self, clock: Clock, *, concurrency: int = 1000) -> None:
+    def __init__(
+        self, clock: Clock, *, concurrency: int = 1000, policy: DeliveryPolicy | None = None
+    ) -> None:
         self._clock = clock
+        self._policy = policy
+        self._due: list[Delivery] = []
+        """Deliveries due this loop turn, waiting for the policy to order them."""
+        self._held: dict[str, float] = {}
+        """receipt -> extra delay of a FIFO delivery held back, applied when it reaches the head."""
         self._concurrency = concurrency
         self._ready: deque[Delivery] = deque()
         self._workers = 0
@@ -60,6 +88,8 @@ class MemoryTransport:
             timer.cancel()
         self._timers.clear()
         self._ready.clear()
+        self._due.clear()
+        self._held.clear()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -119,7 +149,7 @@ class MemoryTransport:
         self._idle.clear()
         await self._idle.wait()
 
-    # -- internals (the simulator's transport overrides _schedule) ---------------------------
+    # -- internals -----------------------------------------------------------------------------
 
     def _receipt(self) -> str:
         return str(next(self._receipts))
@@ -127,13 +157,27 @@ class MemoryTransport:
     def _enqueue(self, delivery: Delivery, delay: float | None = None) -> None:
         sub = delivery.subscription
         first = sub.delay_seconds if delay is None else delay
+        policy = self._policy
+        if policy is None or delivery.attempt != 1:
+            self._admit(delivery, first, 0.0)
+            return
+        extra, copies = policy.first_delivery(delivery)
+        self._admit(delivery, first, extra)
+        for _ in range(copies):
+            self._admit(Delivery(delivery.message, sub, 1, self._receipt()), first, 0.0)
+
+    def _admit(self, delivery: Delivery, delay: float, extra: float) -> None:
+        """Count ``delivery`` as unsettled and schedule it, or queue it behind its FIFO group."""
+        sub = delivery.subscription
         self._unsettled[delivery.receipt] = delivery.attempt
         if sub.fifo:
             queue = self._fifo.setdefault((sub.step, delivery.message.group_id or ""), deque())
             queue.append(delivery)
             if len(queue) > 1:
+                if extra:
+                    self._held[delivery.receipt] = extra
                 return
-        self._schedule(delivery, first)
+        self._schedule(delivery, delay + extra)
 
     def _schedule(self, delivery: Delivery, delay: float) -> None:
         if delay > 0:
@@ -142,11 +186,27 @@ class MemoryTransport:
 
             def due() -> None:
                 self._timers.pop(timer, None)  # type: ignore[arg-type]
-                self._make_ready(delivery)
+                self._arrive(delivery)
 
             timer = loop.call_later(delay, due)
             self._timers[timer] = None
         else:
+            self._arrive(delivery)
+
+    def _arrive(self, delivery: Delivery) -> None:
+        if self._policy is None:
+            self._make_ready(delivery)
+            return
+        # Deliveries falling due in one loop turn go to the policy together, once they all have.
+        self._due.append(delivery)
+        if len(self._due) == 1:
+            asyncio.get_running_loop().call_soon(self._order_due)
+
+    def _order_due(self) -> None:
+        due, self._due = self._due, []
+        assert self._policy is not None
+        self._policy.order(due)
+        for delivery in due:
             self._make_ready(delivery)
 
     def _make_ready(self, delivery: Delivery) -> None:
@@ -195,12 +255,12 @@ class MemoryTransport:
         sub = delivery.subscription
         key = (sub.step, delivery.message.group_id or "")
         queue = self._fifo.get(key) if sub.fifo else None
-        # Only the head of a FIFO group is ever scheduled; an extra copy (a duplicate delivery)
-        # settles without moving the group on.
+        # Only the head of a FIFO group is ever scheduled.
         if queue and queue[0].receipt == delivery.receipt:
             queue.popleft()
             if queue:
-                self._schedule(queue[0], sub.delay_seconds)
+                head = queue[0]
+                self._schedule(head, sub.delay_seconds + self._held.pop(head.receipt, 0.0))
             else:
                 del self._fifo[key]
         if not self._unsettled and self._idle is not None:

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["DEFAULT_PRODUCTS", "Catalog", "Product", "to_cents"]
+__all__ = [
+    "DEFAULT_PRODUCTS",
+    "Catalog",
+    "Product",
+    "ledger_row",
+    "quantities",
+    "reservation_result",
+    "to_cents",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +42,32 @@ DEFAULT_PRODUCTS: tuple[Product, ...] = (
 ``sku-gold`` passes the payment limit but trips the risk rule (total over 2000)."""
 
 
-def _quantities(items: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    # A cart may list one sku twice; stock is checked against the sum.
+def quantities(items: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Units per sku. A cart may list one sku twice; stock is checked against the sum."""
     out: dict[str, int] = {}
     for item in items:
         out[str(item["sku"])] = out.get(str(item["sku"]), 0) + int(item["quantity"])
     return out
+
+
+def reservation_result(order_id: str, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``reserve`` answers for a recorded reservation ``{"state", "items" | "shortages"}``
+    (every catalogue implementation answers through here, so they answer alike)."""
+    if entry["state"] == "insufficient":
+        return {"orderId": order_id, "status": "insufficient", "shortages": entry["shortages"]}
+    items = [{"sku": s, "quantity": q} for s, q in sorted(entry["items"].items())]
+    return {"orderId": order_id, "status": "reserved", "items": items}
+
+
+def ledger_row(entry: Mapping[str, Any]) -> dict[str, int]:
+    """A recorded reservation's units: ``{"reserved", "released", "shipped"}``."""
+    units = sum(entry.get("items", {}).values())
+    state = entry["state"]
+    return {
+        "reserved": units,
+        "released": units if state == "released" else 0,
+        "shipped": units if state == "shipped" else 0,
+    }
 
 
 class Catalog:
@@ -62,7 +90,7 @@ class Catalog:
 
     async def price(self, items: Iterable[Mapping[str, Any]]) -> float:
         """Total price in USD, summed in integer cents. Raises ``KeyError`` for an unknown sku."""
-        cents = sum(self.products[s].price_cents * q for s, q in _quantities(items).items())
+        cents = sum(self.products[s].price_cents * q for s, q in quantities(items).items())
         return cents / 100
 
     async def reserve(self, order_id: str, items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -71,7 +99,7 @@ class Catalog:
         (an unknown sku is short with 0 available). Idempotent per ``order_id``."""
         if order_id in self._reservations:
             return self._result(order_id)
-        wanted = _quantities(items)
+        wanted = quantities(items)
         shortages = [
             {"sku": sku, "requested": qty, "available": self.available.get(sku, 0)}
             for sku, qty in sorted(wanted.items())
@@ -113,20 +141,9 @@ class Catalog:
         """Units per order: ``{"reserved", "released", "shipped"}``. When every saga has finished,
         ``reserved == released + shipped`` for each order; at any time, ``released + shipped <=
         reserved``. Orders rejected for stock appear with all zeros."""
-        out: dict[str, dict[str, int]] = {}
-        for order_id, entry in sorted(self._reservations.items()):
-            units = sum(entry.get("items", {}).values())
-            state = entry["state"]
-            out[order_id] = {
-                "reserved": units,
-                "released": units if state == "released" else 0,
-                "shipped": units if state == "shipped" else 0,
-            }
-        return out
+        return {
+            order_id: ledger_row(entry) for order_id, entry in sorted(self._reservations.items())
+        }
 
     def _result(self, order_id: str) -> dict[str, Any]:
-        entry = self._reservations[order_id]
-        if entry["state"] == "insufficient":
-            return {"orderId": order_id, "status": "insufficient", "shortages": entry["shortages"]}
-        items = [{"sku": s, "quantity": q} for s, q in sorted(entry["items"].items())]
-        return {"orderId": order_id, "status": "reserved", "items": items}
+        return reservation_result(order_id, self._reservations[order_id])

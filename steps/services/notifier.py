@@ -6,7 +6,20 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["Notifier"]
+__all__ = ["Notifier", "message_for"]
+
+
+def message_for(
+    to: str, template: str, data: Mapping[str, Any], idempotency_key: str
+) -> dict[str, Any]:
+    """The message as sent: its id is derived from the key, so every sender names it alike."""
+    return {
+        "messageId": "msg_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:16],
+        "to": to,
+        "template": template,
+        "data": dict(data),
+        "idempotencyKey": idempotency_key,
+    }
 
 
 class Notifier:
@@ -26,13 +39,7 @@ class Notifier:
         """Send ``template`` to ``to``. Returns ``{"messageId", "status": "sent" | "duplicate"}``."""
         if idempotency_key in self._by_key:
             return {"messageId": self._by_key[idempotency_key]["messageId"], "status": "duplicate"}
-        message = {
-            "messageId": "msg_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:16],
-            "to": to,
-            "template": template,
-            "data": dict(data),
-            "idempotencyKey": idempotency_key,
-        }
+        message = message_for(to, template, data, idempotency_key)
         self._by_key[idempotency_key] = message
         self.sent.append(message)
         return {"messageId": message["messageId"], "status": "sent"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-__all__ = ["DECLINED_METHOD", "PaymentGateway"]
+__all__ = ["DECLINED_METHOD", "PaymentGateway", "charge_record", "refund_id"]
 
 DECLINED_METHOD = "pm_card_declined"
 """The payment method that always declines (``declineCode`` "card_declined"), as Stripe's test card."""
@@ -13,6 +13,32 @@ DECLINED_METHOD = "pm_card_declined"
 
 def _id(prefix: str, key: str) -> str:
     return f"{prefix}_{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+def refund_id(idempotency_key: str) -> str:
+    return _id("re", idempotency_key)
+
+
+def charge_record(
+    order_id: str, amount: float, payment_method: str, idempotency_key: str, limit_cents: int
+) -> dict[str, Any]:
+    """The charge the decline rules give, as first recorded (``refunded`` False). Every gateway
+    implementation builds its records here, so they decide alike."""
+    cents = round(amount * 100)
+    code = None
+    if payment_method == DECLINED_METHOD:
+        code = "card_declined"
+    elif cents > limit_cents:
+        code = "insufficient_funds"
+    return {
+        "chargeId": _id("ch", idempotency_key),
+        "orderId": order_id,
+        "amount": cents / 100,
+        "paymentMethod": payment_method,
+        "status": "declined" if code else "succeeded",
+        "declineCode": code,
+        "refunded": False,
+    }
 
 
 class PaymentGateway:
@@ -40,21 +66,9 @@ class PaymentGateway:
         """Charge ``amount`` USD. Returns ``{"chargeId", "orderId", "amount", "status":
         "succeeded" | "declined", "declineCode": str | None}`` (a copy; the first for this key)."""
         if idempotency_key not in self._charge_by_key:
-            cents = round(amount * 100)
-            code = None
-            if payment_method == DECLINED_METHOD:
-                code = "card_declined"
-            elif cents > self.limit_cents:
-                code = "insufficient_funds"
-            record = {
-                "chargeId": _id("ch", idempotency_key),
-                "orderId": order_id,
-                "amount": cents / 100,
-                "paymentMethod": payment_method,
-                "status": "declined" if code else "succeeded",
-                "declineCode": code,
-                "refunded": False,
-            }
+            record = charge_record(
+                order_id, amount, payment_method, idempotency_key, self.limit_cents
+            )
             self._charge_by_key[idempotency_key] = record
             self.charges.append(record)
         return dict(self._charge_by_key[idempotency_key])
@@ -74,7 +88,7 @@ class PaymentGateway:
             else:
                 charge["refunded"] = True
                 result = {
-                    "refundId": _id("re", idempotency_key),
+                    "refundId": refund_id(idempotency_key),
                     "orderId": order_id,
                     "chargeId": charge["chargeId"],
                     "amount": charge["amount"],

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from motia_rt.context import StateAccess
 from motia_rt.errors import InputValidationError
-from motia_rt.http import _parse_json, _reject_constant
 from motia_rt.ports import UNDECODED, Message, decode_json
+from motia_rt.request_body import parse_json as _parse_json
 from motia_rt.schema import UNDECIDED, Schema, encode_json
 from motia_rt.state.memory import MemoryStateStore
 
@@ -128,7 +128,11 @@ async def test_state_access_converts_models_also_nested_and_refuses_the_rest() -
 
 def _old_parse(raw: bytes) -> Any:
     """What the HTTP layer did before ``_parse_json``: the reference behaviour."""
-    body = json.loads(raw, parse_constant=_reject_constant)
+
+    def reject_constant(name: str) -> Any:
+        raise ValueError(name)
+
+    body = json.loads(raw, parse_constant=reject_constant)
     json.dumps(body, ensure_ascii=False).encode("utf-8")
     return body
 

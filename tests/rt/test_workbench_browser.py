@@ -158,19 +158,26 @@ def test_the_workbench_shows_the_flow_and_follows_an_order_live(page: Page, tmp_
         page.goto("about:blank")  # close the event stream before the server stops
 
 
-def test_the_workbench_passes_its_token_on(page: Page) -> None:
-    from playwright.sync_api import expect
+def test_the_workbench_sends_its_token_as_a_header_never_in_a_url(page: Page) -> None:
+    from playwright.sync_api import Request, expect
 
-    requests: list[str] = []
-    page.on("request", lambda request: requests.append(request.url))
+    tools: list[Request] = []
+    page.on("request", lambda r: tools.append(r) if "/__motia/" in r.url else None)
     with LiveServer(create_app(STEPS, cron=False, dev=False, token="s3cret")) as server:
         page.goto(server.url + "/__motia/workbench?token=s3cret")
         expect(page.locator("#graph g.node")).to_have_count(13)
-        expect(page.locator("#conn")).to_have_text("live")
+        expect(page.locator("#conn")).to_have_text("live")  # the stream, by the page's cookie
+        assert "token" not in page.url, "taken out of the address bar (history, screenshots)"
         page.locator("#emit-topic").fill("api.degraded")
         page.locator("#emit-data").fill('{"latencyMs": 5000, "reason": "slow"}')
         page.locator("#emit").click()
         expect(page.locator("#trace-list li .trace-title")).to_have_text(["emit api.degraded"])
-        tools = [u for u in requests if "/__motia/" in u and "/workbench" not in u]
-        assert tools and all("token=s3cret" in u for u in tools), tools
+        page.reload()  # the token is kept for the tab, not in the address
+        expect(page.locator("#graph g.node")).to_have_count(13)
+        expect(page.locator("#conn")).to_have_text("live")
+        calls = [r for r in tools[1:] if "/__motia/workbench" not in r.url]
+        assert calls and not any("token=" in r.url for r in calls), [r.url for r in calls]
+        fetches = [r for r in calls if "/__motia/events" not in r.url]
+        assert all(r.headers.get("authorization") == "Bearer s3cret" for r in fetches)
+        assert {r.method for r in fetches} == {"GET", "POST"}
         page.goto("about:blank")

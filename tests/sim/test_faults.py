@@ -464,7 +464,7 @@ def test_any_drawn_plan_fires_each_fault_at_most_once_where_it_says(
             calls = [
                 i
                 for i, e in enumerate(run.trace.entries)
-                if e.kind == "call" and e.text.startswith(f"{fault.service}.")
+                if e.kind == "call" and e.text.split(" ", 1)[1].startswith(f"{fault.service}.")
             ]
             after = run.trace.entries[calls[fault.call - 1] + 1]
             assert after.kind == "fault" and after.text.startswith(str(fault))

@@ -67,9 +67,9 @@ def test_deferred_lines_show_values_as_they_were_recorded() -> None:
 
     trace = run_simulated(main, seed=0)
     assert [e.text for e in trace.entries] == [
-        'set orders/o-1 = {"a":"x","b":[1,2]}',
-        'ledger.book[[{"sku":"pen"}],"n"]',
-        'ledger.book{"args":[[]],"note":"plain"}',
+        'Step set orders/o-1 = {"a":"x","b":[1,2]}',  # a run the trace did not see start
+        'Step ledger.book[[{"sku":"pen"}],"n"]',
+        'Step ledger.book{"args":[[]],"note":"plain"}',
     ]
     assert len(trace) == 3 and trace.digest() == trace.digest()
 
