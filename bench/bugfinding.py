@@ -24,6 +24,7 @@ from typing import Any
 
 from motia_rt.loader import load_steps
 from motia_sim import FaultPlan, Invariant, InvariantViolation, Simulation, World, fuzz
+from motia_sim.replays import ReplayRecipe
 from motia_sim.scenario import Scenario
 
 from ._measure import progress
@@ -83,7 +84,10 @@ class FirstFailure:
                 self.failed()
                 raise
 
-        return replace(s, fn=fn, invariants=tuple(self._watched(i) for i in s.invariants))
+        # The recipe of the scenario as written: a failure replays it (the wrapper only counts).
+        recipe = ReplayRecipe.of(s)
+        watched = tuple(self._watched(i) for i in s.invariants)
+        return replace(s, fn=fn, invariants=watched, recipe=recipe)
 
     def _watched(self, invariant: Invariant) -> Invariant:
         @functools.wraps(invariant.check)

@@ -7,6 +7,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from itertools import cycle, islice
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,14 @@ from motia_rt.loader import load_steps
 
 from ._kinds import KINDS, kind_of
 from .faults import Fault, FaultPlan, StateFault
+from .injector import FaultSites
 from .invariants import Invariant, InvariantViolation, World, as_invariants
 from .replays import ReplayRecipe, load_invariants, load_services
 from .scenario import Scenario, ScenarioFn, resolve
 from .scenario import scenario as declare
 from .simulation import SimRun, Simulation
 from .strategies import FaultSpace, fault_from_recipe, recipes, with_magnitudes
+from .sweep import single_faults
 
 __all__ = ["FuzzReport", "fuzz", "replay", "run_scenario"]
 
@@ -72,10 +75,13 @@ def _as_scenario(
         base = resolve(scenario)
     else:
         base = scenario if isinstance(scenario, Scenario) else declare(scenario)
-    recipe = ReplayRecipe.of(
-        base, original=scenario, invariants=invariants, services=services,
-        steps=None if steps is None else str(Path(steps).resolve()),
-    )  # fmt: skip
+    steps_text = None if steps is None else str(Path(steps).resolve())
+    if base.recipe is not None and invariants is None and services is None:
+        # Already made (a scenario wrapped by a tool that counts its runs keeps its recipe).
+        recipe = base.recipe if steps_text is None else replace(base.recipe, steps=steps_text)
+    else:
+        recipe = ReplayRecipe.of(base, original=scenario, invariants=invariants,
+                                 services=services, steps=steps_text)  # fmt: skip
     changes: dict[str, Any] = {"recipe": recipe}
     if steps is not None:
         changes["steps"] = Path(steps).resolve()
@@ -268,11 +274,22 @@ def fuzz(
         space = with_magnitudes(space, magnitudes)
     reachable = space.combinations()
 
+    try:
+        swept = _sweep(s, registry, space, sites, result, progress, max_examples)
+    except InvariantViolation as found:
+        if report is not None:
+            report(result.table())
+        raise _minimized(s, registry, found) from None
+    if swept >= max_examples:
+        if report is not None:
+            report(result.table())
+        return result
+
     # Built once: strategies are objects, and building them per example costs more than drawing.
     drawing = st.lists(recipes(space), max_size=max_faults or s.max_faults)
     frozen: list[list[tuple[str, str]]] = []
 
-    @settings(max_examples=max_examples, deadline=None, database=None, derandomize=derandomize,
+    @settings(max_examples=max_examples - swept, deadline=None, database=None, derandomize=derandomize,
               suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
               # No explain phase: fuzz reports the failure its own way, after minimizing.
               phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink])  # fmt: skip
@@ -309,3 +326,41 @@ def fuzz(
         if report is not None:
             report(result.table())
     return result
+
+
+def sweep_share(max_examples: int) -> int:
+    """How many of ``max_examples`` go to the single-fault sweep: two thirds, the rest to drawn
+    plans (faults that only break things together, and sites the sweep did not reach)."""
+    return max_examples * 2 // 3
+
+
+def _sweep(
+    s: Scenario,
+    registry: Any,
+    space: FaultSpace,
+    sites: FaultSites,
+    result: FuzzReport,
+    progress: Callable[[int, int], None] | None,
+    max_examples: int,
+) -> int:
+    """Run the sweep's share of ``max_examples``, single faults of ``motia_sim.sweep``; raise
+    ``InvariantViolation`` at the first failure. Returns the runs made (fewer when the sweep runs
+    out of faults)."""
+    runs = 0
+    faults = list(single_faults(space, sites))
+    # Past the end of the list the sweep starts over (on other seeds) while its share lasts.
+    for fault in islice(cycle(faults), sweep_share(max_examples) if faults else 0):
+        # Seed i for the i-th fault: the counted sites hold on any seed for all but the order of
+        # concurrent runs, and a race needs other interleavings than seed 0's.
+        seed = runs
+        runs += 1
+        result.examples += 1
+        if progress is not None:
+            progress(result.examples, max_examples)
+        plan = FaultPlan([fault])
+        run = run_scenario(s, seed=seed, plan=plan, registry=registry)
+        if _failed(run):
+            name, text = failure_message(s, run)
+            raise InvariantViolation(text, invariant=name, seed=seed, plan=str(plan))
+        result.explored.update(run.explored)
+    return runs

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..strategies import FaultSpace
 
 __all__ = [
+    "RACE_TRIES",
     "Aim",
     "AppNames",
     "FaultKind",
@@ -26,6 +27,11 @@ __all__ = [
     "seconds_text",
     "within",
 ]
+
+
+RACE_TRIES = 3
+"""Seeds the sweep tries a racing fault on: a race one seed in four exposes is missed by three
+tries one time in 64."""
 
 
 class FaultPlanSyntaxError(ValueError):
@@ -92,6 +98,14 @@ class Aim:
         changes the run (a compensation step, a retry): the first of its kind is the likeliest."""
         return within(n, count, 1 if self.counted else blind)
 
+    def count(self, counted: int) -> range:
+        """1..counted, or just 1 where nothing was counted."""
+        return range(1, max(counted, 1) + 1)
+
+    def longest_first(self) -> list[float]:
+        """The space's magnitudes, longest first: the longest wait reorders the most."""
+        return sorted(self.space.magnitudes, reverse=True)
+
     def seconds(self, i: int) -> float:
         """The ``i``-th magnitude of the space (they are sorted: 0 is the smallest)."""
         magnitudes = self.space.magnitudes
@@ -146,6 +160,17 @@ class FaultKind(ABC, Generic[F, R]):
     @abstractmethod
     def problem(self, fault: F, app: AppNames) -> str | None:
         """What ``fault`` names that the app does not have, or None."""
+
+    @abstractmethod
+    def sweep(self, where: str, aim: Aim) -> Iterable[F]:
+        """Every single fault of this kind at ``where`` that lands on a site the counted run
+        reached (the first of its kind where it reached none), most telling first: what fuzz tries
+        one by one before drawing plans (``motia_sim.sweep``)."""
+
+    def tries(self, fault: F) -> int:
+        """On how many seeds the sweep runs ``fault``: more than one for a fault that makes two
+        runs of one step race, which only some interleavings expose."""
+        return 1
 
     def moves(self, fault: F, run: SimRun) -> Iterable[F]:
         """``fault`` moved to each index ``run`` reached for its kind: what the minimizer tries

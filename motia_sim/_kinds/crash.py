@@ -81,6 +81,17 @@ class CrashKind(FaultKind[Crash, CrashRecipe]):
         chosen = kinds[(part.after - 1) % len(kinds)]
         return Crash(where, run, chosen, 1 + (part.k - 1) % made[chosen])
 
+    def sweep(self, where: str, aim: Aim) -> Iterable[Crash]:
+        # Right after a side effect first (the run dies with its work half done), as it starts
+        # last (the message is only delivered again).
+        runs = aim.count(aim.seen.runs.get(where, 0))
+        for run in runs:
+            made = aim.seen.effects.get((where, run), {})
+            for point in _POINTS[1:]:
+                for k in range(1, made.get(point, 0) + 1):
+                    yield Crash(where, run, point, k)
+        yield from (Crash(where, run) for run in runs)
+
     def problem(self, fault: Crash, app: AppNames) -> str | None:
         return app.step(fault.step)
 

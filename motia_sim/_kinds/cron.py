@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, ClassVar
 
 from hypothesis import strategies as st
 
-from ._base import Aim, AppNames, FaultKind, FaultPlanSyntaxError, magnitude_indexes, seconds_text
+from ._base import (
+    RACE_TRIES,
+    Aim,
+    AppNames,
+    FaultKind,
+    FaultPlanSyntaxError,
+    magnitude_indexes,
+    seconds_text,
+)
 
 if TYPE_CHECKING:
     from ..simulation import SimRun
@@ -72,6 +80,16 @@ class CronKind(FaultKind[CronFault, CronRecipe]):
         if mode == 0:
             return CronFault(where, tick, aim.seconds(part.magnitude))
         return CronFault(where, tick, missed=mode == 1, twice=mode == 2)
+
+    def sweep(self, where: str, aim: Aim) -> Iterable[CronFault]:
+        ticks = aim.count(aim.seen.ticks.get(where, 0))
+        yield from (CronFault(where, tick, twice=True) for tick in ticks)
+        yield from (CronFault(where, tick, missed=True) for tick in ticks)
+        longest = aim.longest_first()[0]
+        yield from (CronFault(where, tick, longest) for tick in ticks)
+
+    def tries(self, fault: CronFault) -> int:
+        return RACE_TRIES if fault.twice else 1
 
     def problem(self, fault: CronFault, app: AppNames) -> str | None:
         return app.step(fault.step)

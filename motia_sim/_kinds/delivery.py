@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from hypothesis import strategies as st
 
-from ._base import Aim, AppNames, FaultKind, magnitude_indexes, seconds_text
+from ._base import RACE_TRIES, Aim, AppNames, FaultKind, magnitude_indexes, seconds_text
 
 if TYPE_CHECKING:
     from ..simulation import SimRun
@@ -70,6 +70,12 @@ class _DeliveryKind(FaultKind[D, DeliveryRecipe]):
         topic, step = subs[part.subscription % len(subs)]
         return topic, step, aim.index(part.nth, aim.seen.messages.get((topic, step), 0), 3)
 
+    def _messages(self, where: str, aim: Aim) -> Iterable[tuple[str, str, int]]:
+        for topic, step in aim.space.subscriptions:
+            if step == where:
+                for nth in aim.count(aim.seen.messages.get((topic, step), 0)):
+                    yield topic, step, nth
+
     def problem(self, fault: D, app: AppNames) -> str | None:
         return app.subscription(fault.topic, fault.step)
 
@@ -87,6 +93,12 @@ class DuplicateKind(_DeliveryKind[Duplicate]):
     def aim(self, where: str, part: DeliveryRecipe, aim: Aim) -> Duplicate:
         return Duplicate(*self._message(where, part, aim))
 
+    def sweep(self, where: str, aim: Aim) -> Iterable[Duplicate]:
+        return (Duplicate(*message) for message in self._messages(where, aim))
+
+    def tries(self, fault: Duplicate) -> int:
+        return RACE_TRIES
+
 
 class DelayKind(_DeliveryKind[Delay]):
     fault = Delay
@@ -97,3 +109,8 @@ class DelayKind(_DeliveryKind[Delay]):
 
     def aim(self, where: str, part: DeliveryRecipe, aim: Aim) -> Delay:
         return Delay(*self._message(where, part, aim), aim.seconds(part.magnitude))
+
+    def sweep(self, where: str, aim: Aim) -> Iterable[Delay]:
+        for seconds in aim.longest_first():
+            for message in self._messages(where, aim):
+                yield Delay(*message, seconds)

@@ -70,6 +70,13 @@ class ServiceKind(FaultKind[ServiceFault, ServiceRecipe]):
             where, call, mode, 0.0 if mode == "error" else aim.seconds(part.magnitude)
         )
 
+    def sweep(self, where: str, aim: Aim) -> Iterable[ServiceFault]:
+        calls = aim.count(aim.seen.calls.get(where, 0))
+        yield from (ServiceFault(where, call) for call in calls)
+        longest = aim.longest_first()[0]
+        yield from (ServiceFault(where, call, "timeout", longest) for call in calls)
+        yield from (ServiceFault(where, call, "latency", longest) for call in calls)
+
     def problem(self, fault: ServiceFault, app: AppNames) -> str | None:
         return app.service(fault.service)
 

@@ -52,6 +52,10 @@ class StateKind(FaultKind[StateFault, StateRecipe]):
             return StateFault(made[(part.op - 1) % len(made)])
         return StateFault(within(part.op, aim.seen.state_ops, 40))
 
+    def sweep(self, where: str, aim: Aim) -> Iterable[StateFault]:
+        made = [n for n, step in enumerate(aim.seen.state_op_steps, 1) if step == where]
+        return (StateFault(op) for op in made)
+
     def problem(self, fault: StateFault, app: AppNames) -> str | None:
         return None
 

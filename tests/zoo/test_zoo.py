@@ -19,14 +19,7 @@ EXAMPLES = 100
 FIXED_SEEDS = range(4)
 """Hypothesis seeds the fixed apps are fuzzed with: a false alarm must not hide behind one seed."""
 
-RARELY_FOUND = pytest.mark.xfail(
-    strict=True,
-    reason="found in about a third of 100-example runs (these derandomized examples miss it): "
-    "it needs one crash or service error at one run and one side effect of one step; "
-    "random Hypothesis seeds, 20 each: skipped_compensation 8/20 (5/20 before the fault-kind "
-    "registry), expiry_leak 6/20 (7/20)",
-)
-BUGGY_MARKS = {"skipped_compensation": RARELY_FOUND, "expiry_leak": RARELY_FOUND}
+BUGGY_MARKS: dict[str, pytest.MarkDecorator] = {}
 FIXED_MARKS: dict[str, pytest.MarkDecorator] = {}
 
 
