@@ -57,7 +57,7 @@ class FuzzReport:
             lines.append(f"{t:<{width}}  " + " ".join(cells))
         hit = len(self.possible & set(self.explored))
         lines.append(
-            f"{self.scenario}: {self.examples} runs (generation, targeting, shrinking); explored {hit} of {len(self.possible)} "
+            f"{self.scenario}: {self.examples} runs (sweep, generation, targeting, shrinking); explored {hit} of {len(self.possible)} "
             f"step x fault pairs ('-' = not yet exercised)"
         )
         return "\n".join(lines)

@@ -77,7 +77,7 @@ def test_fuzz_prints_the_coverage_table(in_repo: None, capsys: pytest.CaptureFix
     rows = {line.split()[0] for line in lines[lines.index(header) + 1 :] if line.strip()}
     assert {"ProcessPayment", "Fulfillment", "payments", "catalog"} <= rows
     summary = re.search(
-        rf"{ORDERS}::happy_path: (\d+) runs \(generation, targeting, shrinking\); explored (\d+) of (\d+)",
+        rf"{ORDERS}::happy_path: (\d+) runs \(sweep, generation, targeting, shrinking\); explored (\d+) of (\d+)",
         out,
     )
     assert summary is not None
