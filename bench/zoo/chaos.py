@@ -4,10 +4,12 @@ a fixed rate, with no shrinking.
 Every fault site of the app fires independently with probability ``rate``: each handler run
 (crashing at its start or after one of its first side effects), each delivery (duplicated, or
 delayed), each service call (an error, a timeout or latency), each state operation, each cron tick
-(late or missed). Sites are enumerated up to generous counts (``RANGES``), past what the zoo's
-scenarios reach, and a site that the run never reaches does not fire: so this is "every operation
-faults with probability ``rate``", as a chaos proxy in front of a queue, a store and the services
-would do. Magnitudes are drawn from the same fixed sets the fuzzer draws from.
+(late, missed or fired twice). Sites are enumerated up to generous counts (``RANGES``), past what
+the zoo's scenarios reach, and a site that the run never reaches does not fire: so this is "every
+operation faults with probability ``rate``", as a chaos proxy in front of a queue, a store and the
+services would do. Seconds are drawn from the app's magnitudes, as the fuzzer's are (the fixed
+small ones and one past each of the app's own waits; not the scenario's spans, which chaos does
+not watch): the same fault vocabulary, unaimed.
 """
 
 from __future__ import annotations
@@ -26,14 +28,13 @@ from motia_sim import (
     ServiceFault,
     StateFault,
 )
+from motia_sim.strategies import magnitudes
 
 __all__ = ["RANGES", "ChaosSites", "chaos_plan"]
 
 RANGES = {"runs": 8, "messages": 8, "calls": 12, "state_ops": 100, "ticks": 32}
 """How far each kind of site is enumerated (per step, subscription, service, cron step)."""
 _AFTER = (("start", 1), ("state", 1), ("state", 2), ("emit", 1), ("service", 1), ("service", 2))
-_DELAYS = (1.0, 5.0, 30.0, 120.0)
-_LATENCY = (1.0, 5.0, 60.0)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class ChaosSites:
     subscriptions: tuple[tuple[str, str], ...]
     services: tuple[str, ...]
     cron_steps: tuple[str, ...]
+    magnitudes: tuple[float, ...]
 
     @classmethod
     def of(cls, registry: StepRegistry) -> ChaosSites:
@@ -52,6 +54,7 @@ class ChaosSites:
             subscriptions=tuple((sub.topic, sub.step) for sub in registry.subscriptions()),
             services=tuple(sorted(registry.default_services())),
             cron_steps=tuple(s.name for s in registry.of_kind("cron")),
+            magnitudes=magnitudes(registry),
         )
 
 
@@ -72,20 +75,19 @@ def chaos_plan(sites: ChaosSites, rate: float, rng: random.Random) -> FaultPlan:
             if fires():
                 faults.append(Duplicate(topic, step, nth))
             if fires():
-                faults.append(Delay(topic, step, nth, rng.choice(_DELAYS)))
+                faults.append(Delay(topic, step, nth, rng.choice(sites.magnitudes)))
     for name in sites.services:
         for call in range(1, RANGES["calls"] + 1):
             if fires():
                 mode = rng.choice(("error", "timeout", "latency"))
-                faults.append(ServiceFault(name, call, mode, rng.choice(_LATENCY)))  # type: ignore[arg-type]
+                faults.append(ServiceFault(name, call, mode, rng.choice(sites.magnitudes)))  # type: ignore[arg-type]
     for op in range(1, RANGES["state_ops"] + 1):
         if fires():
             faults.append(StateFault(op))
     for step in sites.cron_steps:
         for tick in range(1, RANGES["ticks"] + 1):
             if fires():
-                missed = rng.random() < 0.5
-                faults.append(
-                    CronFault(step, tick, 0.0 if missed else rng.choice((30.0, 120.0)), missed)
-                )
+                mode = rng.choice(("late", "missed", "twice"))
+                late = rng.choice(sites.magnitudes) if mode == "late" else 0.0
+                faults.append(CronFault(step, tick, late, mode == "missed", mode == "twice"))
     return FaultPlan(faults)
