@@ -28,9 +28,9 @@ fails a request with a 500) last. A kind not listed comes after these."""
 
 
 def single_faults(space: FaultSpace, sites: FaultSites) -> Iterator[Fault]:
-    """Single faults for ``space``'s reachable pairs, round-robin across pairs (each pair's list
-    is its kind's ``sweep``), each fault once, repeated on the spot as many times as its kind
-    ``tries`` it (each try runs on another seed)."""
+    """Single faults for ``space``'s reachable pairs in rounds: each round gives every pair its
+    next fault (each pair's list is its kind's ``sweep``), each fault once, then tries again the
+    round's faults whose kind ``tries`` them more than once (each try runs on another seed)."""
     aim = Aim(space, sites, counted=True)
     kinds = sorted(KINDS, key=lambda k: _FIRST.index(k.name) if k.name in _FIRST else len(_FIRST))
     queues = [
@@ -38,13 +38,14 @@ def single_faults(space: FaultSpace, sites: FaultSites) -> Iterator[Fault]:
     ]
     seen: set[Fault] = set()
     while queues:
-        alive = []
+        alive, again = [], []
         for queue in queues:
             for fault in queue:
                 if fault not in seen:
                     seen.add(fault)
-                    for _ in range(kind_of(fault).tries(fault)):
-                        yield fault
+                    yield fault
+                    again.extend([fault] * (kind_of(fault).tries(fault) - 1))
                     alive.append(queue)
                     break
+        yield from again
         queues = alive
