@@ -109,9 +109,9 @@ def test_magnitudes_are_one_second_past_each_span_of_the_app_and_scenario(shop: 
     assert narrowed.magnitudes == (*magnitudes(registry), 2 * HOUR + 1)
 
 
-EXAMPLES = 300
-"""20 of 20 random runs of 300 examples find it; about half of the runs of the default 100 do
-(20 and 22 of 40 measured)."""
+EXAMPLES = 100
+"""fuzz's default: the single-fault sweep tries the longest delay of each message early. (Before
+the sweep, half the runs of 100 examples found it, 20 of 20 runs of 300.)"""
 
 
 def test_fuzz_finds_a_payment_delayed_past_the_expiry_cron(shop: Path) -> None:
