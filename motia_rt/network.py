@@ -25,14 +25,14 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 import httpx
 import sniffio
 
 from .recording import Recorder
 
-__all__ = ["HttpFake", "HttpFakes", "VirtualNetwork", "routing"]
+__all__ = ["HttpFake", "HttpFakes", "Interceptor", "VirtualNetwork", "routing"]
 
 HttpFake: TypeAlias = Any
 """An ASGI app, or a function ``(httpx.Request) -> httpx.Response`` (sync or async)."""
@@ -46,6 +46,19 @@ Observer: TypeAlias = Callable[
 ]
 
 
+class Interceptor(Protocol):
+    """Stands between a routed request and its fake (the simulator's network faults): gets the
+    request, the host it is routed to, and how to send it to the fake; returns the response."""
+
+    async def exchange(
+        self, request: httpx.Request, host: str, send: Callable[[], Awaitable[httpx.Response]]
+    ) -> httpx.Response: ...
+
+    def exchange_sync(
+        self, request: httpx.Request, host: str, send: Callable[[], httpx.Response]
+    ) -> httpx.Response: ...
+
+
 class VirtualNetwork:
     """Fakes by host. ``unrouted`` handles requests to other hosts (default: the real network);
     ``observe`` is told of every routed exchange (the simulator's trace)."""
@@ -57,12 +70,14 @@ class VirtualNetwork:
         unrouted: Unrouted | None = None,
         observe: Observer | None = None,
         recorder: Recorder | None = None,
+        intercept: Interceptor | None = None,
     ) -> None:
         self._routes = {host.lower(): _Route(host, fake) for host, fake in fakes.items()}
         self.unrouted = unrouted
         self.observe = observe
         self.recorder = recorder
         """Writes down every exchange with the real network (not those with fakes)."""
+        self.intercept = intercept
 
     @property
     def hosts(self) -> list[str]:
@@ -83,7 +98,12 @@ class VirtualNetwork:
         if route is None:
             return self._unrouted(request)
         try:
-            response = await route.send_async(request)
+            if self.intercept is None:
+                response = await route.send_async(request)
+            else:
+                response = await self.intercept.exchange(
+                    request, route.host, lambda: route.send_async(request)
+                )
         except BaseException as exc:
             self._observe(request, None, exc)
             raise
@@ -95,7 +115,12 @@ class VirtualNetwork:
         if route is None:
             return self._unrouted(request)
         try:
-            response = route.send_sync(request)
+            if self.intercept is None:
+                response = route.send_sync(request)
+            else:
+                response = self.intercept.exchange_sync(
+                    request, route.host, lambda: route.send_sync(request)
+                )
         except BaseException as exc:
             self._observe(request, None, exc)
             raise

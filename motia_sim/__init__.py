@@ -13,6 +13,7 @@ from .faults import (
     InjectedFault,
     InjectedServiceError,
     InjectedStoreError,
+    NetFault,
     ServiceFault,
     StateFault,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "InjectedStoreError",
     "Invariant",
     "InvariantViolation",
+    "NetFault",
     "NondeterminismError",
     "NotReplayable",
     "Scenario",

@@ -24,6 +24,7 @@ from ._kinds import (
     Duplicate,
     Fault,
     FaultPlanSyntaxError,
+    NetFault,
     ServiceFault,
     StateFault,
     kind_named,
@@ -41,6 +42,7 @@ __all__ = [
     "InjectedFault",
     "InjectedServiceError",
     "InjectedStoreError",
+    "NetFault",
     "ServiceFault",
     "StateFault",
 ]

@@ -16,6 +16,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from motia_rt.loader import load_steps
+from motia_rt.network import fakes_of
 
 from ._kinds import KINDS, kind_of
 from .faults import Fault, FaultPlan, StateFault
@@ -44,11 +45,13 @@ class FuzzReport:
 
     def table(self) -> str:
         targets = sorted({t for t, _ in self.possible})
+        # A kind the app offers no target for (``net`` without HTTP fakes) gets no column.
+        columns = [k for k in COLUMNS if any(kind == k for _, kind in self.possible)]
         width = max([len(t) for t in targets] + [12])
-        lines = [f"{'':<{width}}  " + " ".join(f"{k:>9}" for k in COLUMNS)]
+        lines = [f"{'':<{width}}  " + " ".join(f"{k:>9}" for k in columns)]
         for t in targets:
             cells = []
-            for k in COLUMNS:
+            for k in columns:
                 if (t, k) not in self.possible:
                     cells.append(f"{'':>9}")
                 else:
@@ -259,7 +262,7 @@ def fuzz(
     registry = load_steps(s.steps_dir)
     bindings = s.services() if callable(s.services) else (s.services or {})
     names = tuple(sorted({*registry.default_services(), *bindings}))
-    space = FaultSpace.of(registry, names)
+    space = FaultSpace.of(registry, names, hosts=tuple(fakes_of(s.http)))
     # One run first to learn where faults can land (runs, side effects, messages, calls, state
     # operations, ticks), so drawn indexes are folded into what happens. Its plan holds one fault
     # that never fires, so the scenario takes the path it takes under faults (``h.fault_free`` is

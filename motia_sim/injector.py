@@ -11,7 +11,7 @@ import random
 import types
 from collections import Counter
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from motia_rt.errors import HandlerCrash
@@ -28,6 +28,7 @@ from .faults import (
     Fault,
     FaultPlan,
     FaultPlanSyntaxError,
+    NetFault,
     ServiceFault,
     StateFault,
 )
@@ -61,15 +62,20 @@ class FaultSites:
     spans: tuple[float, ...] = ()
     """Seconds the scenario waited, each ``advance(seconds)`` and ``wait_for_topic(timeout=...)``
     (``fuzz`` draws delays just past them)."""
+    requests: Mapping[str, int] = field(default_factory=dict)
+    """Requests per host on the virtual network."""
 
 
-def check_plan(plan: FaultPlan, registry: StepRegistry, services: list[str]) -> None:
+def check_plan(
+    plan: FaultPlan, registry: StepRegistry, services: list[str], hosts: list[str] | None = None
+) -> None:
     """Raise ``FaultPlanSyntaxError`` when a fault names a step, topic or service the app does
     not have: such a fault could never fire, and a replay would silently pass."""
     app = AppNames(
         steps=frozenset(s.name for s in registry),
         subscriptions=frozenset((sub.topic, sub.step) for sub in registry.subscriptions()),
         services=frozenset(services),
+        hosts=frozenset(hosts or ()),
     )
     for fault in plan:
         problem = kind_of(fault).problem(fault, app)
@@ -118,6 +124,8 @@ class FaultInjector:
         )
         self.service_faults = count_sites or any(isinstance(f, ServiceFault) for f in faults)
         self.state_faults = count_sites or any(isinstance(f, StateFault) for f in faults)
+        self.net_faults = count_sites or any(isinstance(f, NetFault) for f in faults)
+        self._requests: Counter[str] = Counter()
 
     def sites(self) -> FaultSites:
         """The fault points this run reached (complete only with ``count_sites=True``)."""
@@ -130,6 +138,7 @@ class FaultInjector:
             state_op_steps=tuple(self._state_op_steps),
             ticks=dict(self._ticks),
             spans=tuple(self.spans or ()),
+            requests=dict(self._requests),
         )
 
     def _take(self, match: Callable[[Fault], bool]) -> Fault | None:
@@ -232,6 +241,18 @@ class FaultInjector:
             self._fire(
                 fault, service, f"call {n} to {service}" + (f" from {run.step}" if run else "")
             )
+            return fault
+        return None
+
+    def net_fault(self, host: str, method: str, url: str) -> NetFault | None:
+        """The fault for this request to ``host`` on the virtual network, if the plan has one."""
+        self._requests[host] += 1
+        n = self._requests[host]
+        fault = self._take(lambda f: isinstance(f, NetFault) and f.host == host and f.call == n)
+        if isinstance(fault, NetFault):
+            run = CURRENT_RUN.get()
+            where = f" from {run.step}" if run else ""
+            self._fire(fault, host, f"request {n} to {host} ({method} {url}){where}")
             return fault
         return None
 

@@ -8,19 +8,21 @@ from __future__ import annotations
 import asyncio
 import inspect
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+
+import httpx
 
 from motia_rt.ports import JSON, Clock, DeadLetter, Delivery, Message
 from motia_rt.state.memory import MemoryStateStore
 from motia_rt.tracing import CURRENT_RUN
 from motia_rt.transport.memory import MemoryTransport
 
-from .faults import InjectedServiceError, InjectedStoreError
+from .faults import InjectedServiceError, InjectedStoreError, NetFault
 from .injector import FaultInjector, pass_turns
 from .trace import Trace
 
-__all__ = ["ServiceCall", "SimStateStore", "SimTransport", "simulated_services"]
+__all__ = ["NetworkFaults", "ServiceCall", "SimStateStore", "SimTransport", "simulated_services"]
 
 
 class _SimDeliveryPolicy:
@@ -240,3 +242,79 @@ def simulated_services(
     bindings: Mapping[str, Any], injector: FaultInjector, trace: Trace, calls: list[ServiceCall]
 ) -> dict[str, Any]:
     return {n: _ServiceProxy(n, obj, injector, trace, calls) for n, obj in bindings.items()}
+
+
+class NetworkFaults:
+    """The virtual network's fault point in a simulation (``motia_rt.network.Interceptor``): each
+    routed request may be refused, reset, answered with a 5xx or 429, time out, come late, or be
+    applied by the fake with its response lost, as the plan's ``net`` faults say; a request that
+    reached its fake is a side effect a crash can follow (``after=net#K``). Time passes virtually,
+    and the client's own read timeout is honoured."""
+
+    def __init__(self, injector: FaultInjector) -> None:
+        self._injector = injector
+
+    async def exchange(
+        self, request: httpx.Request, host: str, send: Callable[[], Awaitable[httpx.Response]]
+    ) -> httpx.Response:
+        injector = self._injector
+        if turns := injector.yields():
+            await pass_turns(turns)
+        fault = injector.net_fault(host, request.method, str(request.url)) if (
+            injector.net_faults) else None  # fmt: skip
+        if fault is None or fault.mode in ("lost", "latency"):
+            response = await send()
+            injector.after_side_effect("net")
+            if fault is None:
+                return response
+        timeout = _read_timeout(request)
+        if fault.mode in ("timeout", "latency"):  # the caller waits, at most its own timeout
+            await asyncio.sleep(fault.seconds if timeout is None else min(timeout, fault.seconds))
+        return _outcome(
+            fault, request, host, timeout, response if fault.mode == "latency" else None
+        )
+
+    def exchange_sync(
+        self, request: httpx.Request, host: str, send: Callable[[], httpx.Response]
+    ) -> httpx.Response:
+        # A sync client blocks the loop: no turns, and no virtual time passes for it.
+        injector = self._injector
+        fault = injector.net_fault(host, request.method, str(request.url)) if (
+            injector.net_faults) else None  # fmt: skip
+        if fault is None or fault.mode in ("lost", "latency"):
+            response = send()
+            injector.after_side_effect("net")
+            if fault is None:
+                return response
+        timeout = _read_timeout(request)
+        return _outcome(
+            fault, request, host, timeout, response if fault.mode == "latency" else None
+        )
+
+
+def _read_timeout(request: httpx.Request) -> float | None:
+    timeout = request.extensions.get("timeout", {}).get("read")
+    return None if timeout is None else float(timeout)
+
+
+def _outcome(
+    fault: NetFault,
+    request: httpx.Request,
+    host: str,
+    timeout: float | None,
+    response: httpx.Response | None,
+) -> httpx.Response:
+    """What the caller of a faulted request gets (after the time it waited)."""
+    if fault.mode == "refused":
+        raise httpx.ConnectError(f"simulated: {host} refused the connection", request=request)
+    if fault.mode == "reset":
+        raise httpx.ReadError(f"simulated: {host} reset the connection", request=request)
+    if fault.mode == "lost":
+        raise httpx.ReadError(f"simulated: the response from {host} was lost", request=request)
+    if fault.mode == "status":
+        return httpx.Response(fault.status, headers={"retry-after": "1"}, request=request,
+                              json={"error": f"simulated {fault.status} from {host}"})  # fmt: skip
+    if fault.mode == "timeout" or (timeout is not None and fault.seconds > timeout):
+        raise httpx.ReadTimeout(f"simulated: {host} did not answer in time", request=request)
+    assert response is not None  # latency within the client's timeout
+    return response

@@ -29,7 +29,7 @@ from ._sandbox import SimulationEscape
 from .faults import Fault, FaultPlan
 from .injector import FaultInjector, FaultSites, check_plan
 from .invariants import Invariant, InvariantViolation, World, as_invariants
-from .ports import ServiceCall, SimStateStore, SimTransport, simulated_services
+from .ports import NetworkFaults, ServiceCall, SimStateStore, SimTransport, simulated_services
 from .trace import Divergence, Trace, compact, stable_text
 
 __all__ = ["NondeterminismError", "SimHarness", "SimRun", "Simulation"]
@@ -257,7 +257,8 @@ class Simulation:
         schedule = random.Random(f"schedule:{self.seed}")
         injector = FaultInjector(self.plan, schedule, trace, count_sites=self.count_sites)
         raw_services = self._bindings()
-        check_plan(self.plan, self.registry, list(raw_services))
+        http_fakes = fakes_of(self._http)
+        check_plan(self.plan, self.registry, list(raw_services), list(http_fakes))
         calls: list[ServiceCall] = []
         store = SimStateStore(injector, trace)
         transport = SimTransport(clock, injector, schedule, trace)
@@ -267,9 +268,9 @@ class Simulation:
             rng=random.Random(f"engine:{self.seed}"),
         )  # fmt: skip
 
-        http_fakes = fakes_of(self._http)
         network = VirtualNetwork(http_fakes, unrouted=_refuse_unrouted,
-                                 observe=_network_observer(trace))  # fmt: skip
+                                 observe=_network_observer(trace),
+                                 intercept=NetworkFaults(injector))  # fmt: skip
         world = World(store, engine.events, engine.runs, transport.held_dead_letters,
                       raw_services, calls, False, http_fakes)  # fmt: skip
         checker = _AlwaysChecker(self.invariants, world, trace)

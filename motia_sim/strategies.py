@@ -90,14 +90,21 @@ class FaultSpace:
     services: tuple[str, ...]
     cron_steps: tuple[str, ...]
     magnitudes: tuple[float, ...] = SMALL_MAGNITUDES
+    hosts: tuple[str, ...] = ()
+    """Hosts with a fake on the virtual network (``http=``)."""
 
     @classmethod
-    def of(cls, registry: StepRegistry, services: tuple[str, ...] | None = None) -> FaultSpace:
+    def of(
+        cls,
+        registry: StepRegistry,
+        services: tuple[str, ...] | None = None,
+        hosts: tuple[str, ...] = (),
+    ) -> FaultSpace:
         handlers = tuple(s.name for s in registry if s.handler is not None)
         subs = tuple((sub.topic, sub.step) for sub in registry.subscriptions())
         names = services if services is not None else tuple(sorted(registry.default_services()))
         crons = tuple(s.name for s in registry.of_kind("cron"))
-        return cls(handlers, subs, names, crons, magnitudes(registry))
+        return cls(handlers, subs, names, crons, magnitudes(registry), tuple(sorted(hosts)))
 
     def narrowed(self, registry: StepRegistry, sites: FaultSites) -> FaultSpace:
         """Only what can run in a scenario whose run reached ``sites``: the steps that ran, and
@@ -119,9 +126,10 @@ class FaultSpace:
                     grew = True
         # A step that can run but did not may call any service; when every step that can run
         # did, a service none of them called is left out too.
-        services = self.services
+        services, hosts = self.services, self.hosts
         if can_run <= ran:
             services = tuple(name for name in services if sites.calls.get(name))
+            hosts = tuple(host for host in hosts if sites.requests.get(host))
         handlers = tuple(h for h in self.handlers if h in can_run)
         return FaultSpace(
             handlers=handlers,
@@ -129,6 +137,7 @@ class FaultSpace:
             services=services,
             cron_steps=tuple(c for c in self.cron_steps if sites.ticks.get(c)),
             magnitudes=magnitudes((steps[h] for h in handlers if h in steps), sites.spans),
+            hosts=hosts,
         )
 
     def combinations(self) -> set[tuple[str, str]]:

@@ -11,6 +11,7 @@ from ._base import Aim, AppNames, FaultKind, FaultPlanSyntaxError, seconds_text
 from .crash import Crash, CrashKind, CrashPoint
 from .cron import CronFault, CronKind
 from .delivery import Delay, DelayKind, Duplicate, DuplicateKind
+from .network import NetFault, NetKind, NetMode
 from .service import ServiceFault, ServiceKind
 from .state import StateFault, StateKind
 
@@ -26,6 +27,8 @@ __all__ = [
     "Fault",
     "FaultKind",
     "FaultPlanSyntaxError",
+    "NetFault",
+    "NetMode",
     "ServiceFault",
     "StateFault",
     "kind_named",
@@ -33,7 +36,7 @@ __all__ = [
     "seconds_text",
 ]
 
-Fault: TypeAlias = Crash | Duplicate | Delay | ServiceFault | StateFault | CronFault
+Fault: TypeAlias = Crash | Duplicate | Delay | ServiceFault | StateFault | CronFault | NetFault
 
 KINDS: tuple[FaultKind[Any, Any], ...] = (
     CrashKind(),
@@ -42,6 +45,7 @@ KINDS: tuple[FaultKind[Any, Any], ...] = (
     DelayKind(),
     ServiceKind(),
     CronKind(),
+    NetKind(),
 )
 """In the coverage table's column order."""
 

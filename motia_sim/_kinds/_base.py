@@ -65,6 +65,8 @@ class AppNames:
     subscriptions: frozenset[tuple[str, str]]
     """(topic, step) pairs."""
     services: frozenset[str]
+    hosts: frozenset[str] = frozenset()
+    """Hosts with a fake on the virtual network."""
 
     def step(self, step: str) -> str | None:
         if step in self.steps:
@@ -76,6 +78,12 @@ class AppNames:
             return None
         pairs = ", ".join(f"{t}->{s}" for t, s in sorted(self.subscriptions))
         return f"{step!r} does not subscribe to {topic!r}; subscriptions: {pairs}"
+
+    def host(self, host: str) -> str | None:
+        if host in self.hosts:
+            return None
+        known = ", ".join(sorted(self.hosts)) or "none (give fakes with http=...)"
+        return f"no fake for host {host!r} on the virtual network; hosts: {known}"
 
     def service(self, name: str) -> str | None:
         if name in self.services:

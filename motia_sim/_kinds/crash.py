@@ -14,14 +14,15 @@ if TYPE_CHECKING:
     from ..simulation import SimRun
     from ..strategies import FaultSpace
 
-CrashPoint: TypeAlias = Literal["start", "state", "emit", "service"]
-_POINTS: tuple[CrashPoint, ...] = ("start", "state", "emit", "service")
+CrashPoint: TypeAlias = Literal["start", "state", "emit", "service", "net"]
+_POINTS: tuple[CrashPoint, ...] = ("start", "state", "emit", "service", "net")
 
 
 @dataclass(frozen=True, slots=True)
 class Crash:
     """The ``run``-th handler run of ``step`` dies at its start, or right after its ``k``-th side
-    effect of kind ``after`` (state write or read, emit, service call); the message is redelivered."""
+    effect of kind ``after`` (state write, emit, service call, request on the virtual network); the
+    message is redelivered."""
 
     step: str
     run: int = 1
@@ -49,7 +50,7 @@ class CrashRecipe:
 
 class CrashKind(FaultKind[Crash, CrashRecipe]):
     fault = Crash
-    form = "crash step=S run=N after=start|state#K|emit#K|service#K"
+    form = "crash step=S run=N after=start|state#K|emit#K|service#K|net#K"
 
     def read(self, key: str, raw: str) -> dict[str, Any] | None:
         if key != "after":
@@ -65,6 +66,8 @@ class CrashKind(FaultKind[Crash, CrashRecipe]):
     part = CrashRecipe
 
     def draws(self, space: FaultSpace) -> tuple[st.SearchStrategy[int], ...]:
+        # 1-3 pick among the kinds of side effect the counted run made (a request on the
+        # virtual network among them), so the draws are the same for apps without one.
         return st.integers(1, 8), st.integers(0, 3), st.integers(1, 8)
 
     def aim(self, where: str, part: CrashRecipe, aim: Aim) -> Crash:

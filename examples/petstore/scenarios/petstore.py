@@ -22,7 +22,22 @@ def each_request_placed_at_most_once(world: World) -> None:
     )
 
 
-@scenario(http=fakes_module.fakes, invariants=[each_request_placed_at_most_once])
+def no_order_the_app_lost_track_of(world: World) -> None:
+    """Once all is quiet, every order the store holds is one the app has as placed."""
+    orders = world.http[HOST].state.orders if HOST in world.http else []
+    ours = world.group("pet_orders")
+    for order in orders:
+        status = ours.get(order["requestId"], {}).get("status")
+        assert status == "placed", (
+            f"the store holds order {order['id']} for {order['requestId']}, which the app has "
+            f"as {status!r}"
+        )
+
+
+@scenario(
+    http=fakes_module.fakes,
+    invariants=[each_request_placed_at_most_once, no_order_the_app_lost_track_of],
+)
 async def order_a_pet(h: Any) -> None:
     for _ in range(5):  # a client retries a 5xx (under faults the api step can crash)
         response = await h.post("/pet-orders", json={"petId": 7, "quantity": 1, "customer": "ann"})
