@@ -15,7 +15,16 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import bugfinding, dispatch, http_load, latency, memory, redis_transport, simulator
+from . import (
+    bugfinding,
+    dispatch,
+    http_load,
+    latency,
+    memory,
+    network,
+    redis_transport,
+    simulator,
+)
 from ._machine import describe, load_average
 from ._measure import progress
 from ._paths import BENCH
@@ -29,6 +38,7 @@ AREAS: dict[str, tuple[str, Callable[[bool], list[Row]]]] = {
     "5": ("Redis transport", redis_transport.run),
     "6": ("memory", memory.run),
     "7": ("bug-finding power", bugfinding.run),
+    "8": ("virtual network", network.run),
 }
 
 
