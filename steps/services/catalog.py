@@ -70,19 +70,12 @@ def ledger_row(entry: Mapping[str, Any]) -> dict[str, int]:
     }
 
 
-class Catalog:
-    """In-memory fake of the catalogue service. Deterministic, offline.
-
-    Every method finishes without awaiting, so under asyncio each call is atomic. Items are plain
-    dicts ``{"sku": str, "quantity": int}``. Reservations are keyed by order id and idempotent:
-    the first ``reserve`` for an order decides its result for good, so a redelivered
-    ``order.created`` (even after the order was released or shipped) never reserves twice.
-    """
+class PriceList:
+    """What every catalogue knows without records: the products it sells and their prices (the
+    same configuration in every process)."""
 
     def __init__(self, products: Iterable[Product] = DEFAULT_PRODUCTS) -> None:
         self.products: dict[str, Product] = {p.sku: p for p in products}
-        self.available: dict[str, int] = {p.sku: p.stock for p in self.products.values()}
-        self._reservations: dict[str, dict[str, Any]] = {}
 
     async def unknown_skus(self, skus: Iterable[str]) -> list[str]:
         """The skus (sorted, unique) that the catalogue does not sell."""
@@ -92,6 +85,21 @@ class Catalog:
         """Total price in USD, summed in integer cents. Raises ``KeyError`` for an unknown sku."""
         cents = sum(self.products[s].price_cents * q for s, q in quantities(items).items())
         return cents / 100
+
+
+class Catalog(PriceList):
+    """In-memory fake of the catalogue service. Deterministic, offline.
+
+    Every method finishes without awaiting, so under asyncio each call is atomic. Items are plain
+    dicts ``{"sku": str, "quantity": int}``. Reservations are keyed by order id and idempotent:
+    the first ``reserve`` for an order decides its result for good, so a redelivered
+    ``order.created`` (even after the order was released or shipped) never reserves twice.
+    """
+
+    def __init__(self, products: Iterable[Product] = DEFAULT_PRODUCTS) -> None:
+        super().__init__(products)
+        self.available: dict[str, int] = {p.sku: p.stock for p in self.products.values()}
+        self._reservations: dict[str, dict[str, Any]] = {}
 
     async def reserve(self, order_id: str, items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         """Reserve every item or none. Returns ``{"orderId", "status": "reserved", "items"}`` or

@@ -19,7 +19,14 @@ from typing import Any
 
 from motia_rt.deployment import SharedRedis
 
-from .catalog import DEFAULT_PRODUCTS, Product, ledger_row, quantities, reservation_result
+from .catalog import (
+    DEFAULT_PRODUCTS,
+    PriceList,
+    Product,
+    ledger_row,
+    quantities,
+    reservation_result,
+)
 from .redis_codec import text
 
 __all__ = ["RedisCatalog"]
@@ -72,27 +79,18 @@ def _entry(state: Any, detail: Any) -> dict[str, Any]:
     return {"state": text(state), "items": json.loads(text(detail))}
 
 
-class RedisCatalog:
+class RedisCatalog(PriceList):
     """``CatalogService`` in Redis: ``Catalog``'s rules, shared by every process.
 
     Inspect with the async ``available()`` and ``ledger()``.
     """
 
     def __init__(self, shared: SharedRedis, products: Iterable[Product] = DEFAULT_PRODUCTS) -> None:
+        super().__init__(products)
         self.client = shared.client
         self.p = shared.key_prefix("catalog")
-        self.products: dict[str, Product] = {p.sku: p for p in products}
         self._reserve = self.client.register_script(_RESERVE)
         self._settle = self.client.register_script(_SETTLE)
-
-    async def unknown_skus(self, skus: Iterable[str]) -> list[str]:
-        """The skus (sorted, unique) that the catalogue does not sell."""
-        return sorted({s for s in skus if s not in self.products})
-
-    async def price(self, items: Iterable[Mapping[str, Any]]) -> float:
-        """Total price in USD, summed in integer cents. Raises ``KeyError`` for an unknown sku."""
-        cents = sum(self.products[s].price_cents * q for s, q in quantities(items).items())
-        return cents / 100
 
     async def reserve(self, order_id: str, items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         """As ``Catalog.reserve``: all or nothing, the first answer for ``order_id`` for good."""
