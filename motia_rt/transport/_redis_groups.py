@@ -13,7 +13,14 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..ports import DeadLetter, Delivery, Subscription
-from ._redis_layout import Keys, MalformedEntry, decode_dead_letter, encode_message, text
+from ._redis_layout import (
+    UNDECODABLE,
+    Keys,
+    MalformedEntry,
+    decode_dead_letter,
+    encode_message,
+    text,
+)
 from ._redis_scripts import Scripts
 
 if TYPE_CHECKING:
@@ -146,6 +153,11 @@ async def redrive(client: Redis, keys: Keys, step: str, entry_id: str, now: floa
         raise KeyError(f"no dead letter {letter_id!r}; list them with dead_letters()")
     letter = decode_dead_letter(step, entry_id, rows[0][1])
     message, sub = letter.delivery.message, letter.delivery.subscription
+    if message.source == UNDECODABLE:
+        raise KeyError(
+            f"dead letter {letter_id!r} holds an entry that could not be decoded (its raw fields "
+            "are its data): it cannot be redriven; publish a corrected message instead"
+        )
     raw = encode_message(message)
     if sub.fifo:
         group = message.group_id or ""

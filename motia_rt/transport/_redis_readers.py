@@ -23,9 +23,9 @@ from ._redis_layout import (
     cancel,
     decode_entry,
     encode_message,
-    foreign_message,
     read_entries,
     text,
+    undecodable_message,
 )
 from ._redis_runners import Runners
 from ._redis_scripts import Scripts
@@ -166,17 +166,20 @@ class Readers:
     ) -> None:
         t = self.t
         receipt = f"{stream}/{entry_id}#{next(self._serial)}"
-        problem = None
+        problem, raw = None, None
         try:
-            message, base = decode_entry(fields, topic)
+            message, base, raw = decode_entry(fields, topic)
             sub = t.subscription(step, message.topic)
-        except MalformedEntry as exc:
+        except (
+            Exception
+        ) as exc:  # MalformedEntry, or anything else: this entry only, never the batch
             sub = t.subscription(step, topic or t.by_step[step][0].topic)
-            message = foreign_message(sub.topic, entry_id, fields, t.clock.now())
-            base, problem = 1, f"malformed entry {entry_id} in {stream}: {exc}"
+            message = undecodable_message(sub.topic, entry_id, fields, t.clock.now())
+            problem = f"undecodable entry {entry_id} in {stream}: {_reason(exc)}"
+            base, raw = 1, None
         kind: Literal["topic", "step"] = "topic" if topic else "step"
         delivery = Delivery(message, sub, base + times - 1, receipt)
-        held = Held(delivery, kind, stream, entry_id, t.clock.monotonic(), problem)
+        held = Held(delivery, kind, stream, entry_id, t.clock.monotonic(), problem, raw)
         due = message.emitted_at + sub.delay_seconds
         first = problem is None and kind == "topic" and base == times == 1
         if sub.delay_seconds and first and due > t.clock.now():
@@ -231,20 +234,28 @@ class Readers:
         t = self.t
         receipt = f"{t.keys.fifo(step, 'q:')}{group}/{token}#{next(self._serial)}"
         sub = t.by_step[step][0]
-        problem = None
+        problem, raw = None, None
         try:
             if head.startswith("!"):
                 raise MalformedEntry(f"entry {head[1:]} of a topic stream has no 'message' field")
-            attempt, _, raw = head.partition(":")
-            message, base = decode_entry({"message": raw, "attempt": attempt}, "")
+            attempt, _, element = head.partition(":")
+            message, base, raw = decode_entry({"message": element, "attempt": attempt}, "")
             if message.topic not in {s.topic for s in t.by_step[step]}:
                 raise MalformedEntry(f"a message of topic {message.topic!r} in a stream of {step}")
+            if (message.group_id or "") != group:
+                raise MalformedEntry(
+                    f"a message of group {message.group_id!r} in the queue of group {group!r}"
+                )
             sub = t.subscription(step, message.topic)
-        except MalformedEntry as exc:
-            message = foreign_message(sub.topic, f"fifo-{group}", {"element": head}, t.clock.now())
-            base, problem = 1, f"malformed FIFO entry in group {group!r} of {step}: {exc}"
+        except Exception as exc:  # MalformedEntry, or anything else: this entry only
+            message = undecodable_message(
+                sub.topic, f"fifo-{group}", {"element": head}, t.clock.now()
+            )
+            problem = f"undecodable FIFO entry in group {group!r} of {step}: {_reason(exc)}"
+            base, raw = 1, None
         delivery = Delivery(message, sub, base + tries - 1, receipt)
-        self._start(Held(delivery, "fifo", group, token, t.clock.monotonic(), problem), tries)
+        held = Held(delivery, "fifo", group, token, t.clock.monotonic(), problem, raw)
+        self._start(held, tries)
 
     # -- handing deliveries to the engine --------------------------------------------------------
 
@@ -403,6 +414,16 @@ class Readers:
         t, delivery = self.t, held.delivery
         step = delivery.subscription.step
         keys = [held.where, t.keys.step(step)]
-        args = [step, held.ref, t.consumer, delivery.attempt, encode_message(delivery.message),
+        message = text(held.raw) if held.raw is not None else encode_message(delivery.message)
+        args = [step, held.ref, t.consumer, delivery.attempt, message,
                 "1" if held.kind == "step" else "0"]  # fmt: skip
         return await Scripts.release(t.client, keys, args)
+
+
+def _reason(exc: BaseException) -> str:
+    """What was wrong with an entry, for its dead letter."""
+    if isinstance(exc, MalformedEntry):
+        return str(exc)
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to decode"
+    return f"{type(exc).__name__}: {exc}"

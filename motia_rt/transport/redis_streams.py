@@ -203,7 +203,7 @@ class RedisStreamsTransport:
         held = self.begin_settle(delivery)
         if held is None:
             return DeadLetter(f"{step}:stale-{delivery.receipt}", delivery, error, now)
-        fields = dead_letter_fields(delivery, error, now)
+        fields = dead_letter_fields(delivery, error, now, held.raw)
         try:
             if held.kind == "fifo":
                 reply = await self.fifo_settle(held, "dead", self._fifo_ready_at(held), fields)
@@ -318,7 +318,9 @@ class RedisStreamsTransport:
         if held.kind == "fifo":
             await self.fifo_settle(held, "retry", not_before)
         else:
-            member = f"{uuid.uuid4().hex}:{attempt}:{encode_message(held.delivery.message)}"
+            raw = held.raw
+            message = text(raw) if raw is not None else encode_message(held.delivery.message)
+            member = f"{uuid.uuid4().hex}:{attempt}:{message}"
             keys = [held.where, self.keys.delayed(step)]
             args = [step, held.ref, repr(not_before), member, "1" if held.kind == "step" else "0"]
             await self.call(lambda: Scripts.schedule(self.client, keys, args))
