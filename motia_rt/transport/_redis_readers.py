@@ -11,10 +11,9 @@ import uuid
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Literal
 
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .._redis_outage import RedisUnavailable
 from ..ports import Delivery
 from ._redis_groups import drop_consumer, tidy
 from ._redis_layout import (
@@ -33,12 +32,9 @@ from ._redis_scripts import Scripts
 if TYPE_CHECKING:
     from .redis_streams import RedisStreamsTransport
 
-__all__ = ["Readers", "RedisUnavailable"]
+__all__ = ["Readers"]
 
 log = logging.getLogger("motia.redis")
-
-RedisUnavailable = (RedisConnectionError, RedisTimeoutError, OSError)
-"""What a Redis call raises while the server is down or unreachable (retried with backoff)."""
 
 
 class Readers:

@@ -31,8 +31,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from redis.exceptions import MaxConnectionsError
-
+from .._redis_outage import Outage, RedisUnavailable
 from ..ports import Clock, DeadLetter, DeliverFn, Delivery, Message, Subscription
 from ._redis_acks import AckBatcher
 from ._redis_groups import backlog, ensure_groups, read_dead_letters, redrive, streams_of
@@ -45,7 +44,7 @@ from ._redis_layout import (
     parse_dead_letter_id,
     text,
 )
-from ._redis_readers import Readers, RedisUnavailable
+from ._redis_readers import Readers
 from ._redis_scripts import Scripts
 
 if TYPE_CHECKING:
@@ -72,7 +71,7 @@ class RedisStreamsTransport:
     for new entries; ``shutdown_timeout`` how long ``close()`` lets running handlers finish;
     ``max_deliveries`` how often an entry may be handed out without ever being settled (its
     consumer crashed or hung each time) before it is dead-lettered; ``publish_patience`` how long
-    ``publish`` retries while Redis is unreachable before it raises; ``record_limit`` caps the
+    ``publish`` retries while Redis is unreachable before it raises ``BackendUnavailable``; ``record_limit`` caps the
     stream of a topic nobody here subscribes to; ``trim_interval`` how often a consuming process
     trims handled entries from its topics' streams (None: never).
 
@@ -131,7 +130,7 @@ class RedisStreamsTransport:
         self._readers = Readers(self)
         self._started = False
         self._closed = False
-        self._down_since: float | None = None
+        self._outage = Outage(clock, f"consumer {self.consumer}")
 
     # -- Transport protocol ----------------------------------------------------------------------
 
@@ -271,41 +270,15 @@ class RedisStreamsTransport:
         await ensure_groups(self.client, self.keys, self.by_step)
 
     async def call(self, op: Callable[[], Awaitable[T]], *, patience: float | None = None) -> T:
-        """``op()``, retried with backoff while Redis is unreachable (``patience``: for at most
-        that many seconds, then the error is raised; None: until it answers)."""
-        failures, started = 0, self.clock.monotonic()
-        while True:
-            try:
-                result = await op()
-            except RedisUnavailable as exc:
-                if patience is not None and self.clock.monotonic() - started >= patience:
-                    raise
-                failures += 1
-                await self.outage(exc, failures)
-                continue
-            self.recovered()
-            return result
+        """``op()``, retried with backoff while Redis is unreachable (see ``Outage.call``)."""
+        return await self._outage.call(op, patience=patience)
 
     async def outage(self, exc: BaseException, failures: int) -> None:
         """Report an unreachable Redis (once per outage) and sleep the backoff for ``failures``."""
-        if isinstance(exc, MaxConnectionsError):  # the pool is exhausted, the server is fine
-            await self.clock.sleep(min(0.1, 0.005 * failures))
-            return
-        if self._down_since is None:
-            self._down_since = self.clock.monotonic()
-            log.warning(
-                "Redis unreachable (%s: %s); consumer %s retrying with backoff",
-                type(exc).__name__, exc, self.consumer,
-            )  # fmt: skip
-        await self.clock.sleep(min(2.0, 0.05 * 2 ** min(failures, 6)))
+        await self._outage.backoff(exc, failures)
 
     def recovered(self) -> None:
-        if self._down_since is not None:
-            down = self.clock.monotonic() - self._down_since
-            self._down_since = None
-            log.warning(
-                "Redis reachable again after %.1fs; consumer %s resumes", down, self.consumer
-            )
+        self._outage.recovered()
 
     def hold(self, held: Held) -> None:
         self.held[held.delivery.receipt] = held
