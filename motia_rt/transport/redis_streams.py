@@ -38,6 +38,7 @@ from ._redis_groups import backlog, ensure_groups, read_dead_letters, redrive, s
 from ._redis_layout import (
     Held,
     Keys,
+    cancel,
     dead_letter_fields,
     encode_message,
     entry_fields,
@@ -131,6 +132,12 @@ class RedisStreamsTransport:
         self._started = False
         self._closed = False
         self._outage = Outage(clock, f"consumer {self.consumer}")
+        self._in_redis = 0
+        """What Redis last reported (``backlog()``) for the bound steps, whoever holds it."""
+        self._in_redis_at = float("-inf")
+        self._added = 0
+        """Bumped whenever this process adds work to Redis: a figure measured meanwhile is old."""
+        self._measuring: asyncio.Task[None] | None = None
 
     # -- Transport protocol ----------------------------------------------------------------------
 
@@ -148,6 +155,8 @@ class RedisStreamsTransport:
             return
         self._started = True
         await self.call(self.ensure_groups)
+        added = self._added
+        self._measured(await self.call(self.backlog), added)
         if self.consume:
             self._readers.start()
 
@@ -157,6 +166,8 @@ class RedisStreamsTransport:
         if self._closed:
             return
         self._closed = True
+        if self._measuring is not None:
+            await cancel([self._measuring])
         if self._started and self.consume:
             await self._readers.close(self.shutdown_timeout)
         self._expected.clear()
@@ -170,6 +181,8 @@ class RedisStreamsTransport:
         await self.call(
             lambda: self.client.xadd(stream, fields, maxlen=maxlen), patience=self.publish_patience
         )
+        if subs:
+            self._adding()
         if self.consume:
             for sub in subs:
                 self._expect(sub.step, message.id)
@@ -223,16 +236,24 @@ class RedisStreamsTransport:
         delivery = await self.call(
             lambda: redrive(self.client, self.keys, step, entry_id, self.clock.now())
         )
+        self._adding()
         if self.consume and step in self.by_step:
             self._expect(step, delivery.message.id)
         self._readers.wake()
         return delivery
 
     def pending(self) -> int:
-        """Deliveries this process holds unsettled, plus messages it published or retried for
-        steps it consumes that it has not seen delivered yet. Another process's work shows up
-        only in ``wait_idle()``, which asks Redis."""
-        return len(self.held) + self._settling + len(self._expected)
+        """Deliveries not settled yet for the bound steps, as far as this process can tell at
+        once: those it holds unsettled or published and has not seen delivered, or, if more,
+        what Redis last reported for those steps whoever holds it (pending in the groups, also
+        deliveries held by a worker that died and not reclaimed yet, scheduled retries, FIFO
+        queues, unread entries). Asking refreshes that figure in the background, at most every
+        ``poll_interval``; work this process adds counts at once. 0 once closed."""
+        local = len(self.held) + self._settling + len(self._expected)
+        if self._closed or not self._started:
+            return local
+        self._remeasure()
+        return max(local, self._in_redis)
 
     async def wait_idle(self) -> None:
         """Return once this process holds nothing and Redis has no backlog for the bound steps:
@@ -241,8 +262,9 @@ class RedisStreamsTransport:
             if self.held or self._settling:
                 await self._changes(None)
                 continue
-            version = self._version
+            version, added = self._version, self._added
             backlog = await self.call(self.backlog)
+            self._measured(backlog, added)
             if backlog == 0 and version == self._version and not self.held and not self._settling:
                 self._expected.clear()
                 return
@@ -297,6 +319,7 @@ class RedisStreamsTransport:
             keys = [held.where, self.keys.delayed(step)]
             args = [step, held.ref, repr(not_before), member, "1" if held.kind == "step" else "0"]
             await self.call(lambda: Scripts.schedule(self.client, keys, args))
+        self._adding()
         if self.consume and step in self.by_step:
             self._expect(step, held.delivery.message.id)
         self._readers.wake()
@@ -348,6 +371,36 @@ class RedisStreamsTransport:
                 break
             del self._expected[key]
         self._bump()
+
+    def _adding(self) -> None:
+        self._added += 1
+        self._in_redis = max(self._in_redis, 1)
+
+    def _measured(self, backlog: int, added: int) -> None:
+        """Record ``backlog``, measured from when ``_added`` was ``added``."""
+        self._in_redis_at = self.clock.monotonic()
+        self._in_redis = backlog if added == self._added else max(backlog, 1)
+
+    def _remeasure(self) -> None:
+        if self._measuring is not None and not self._measuring.done():
+            return
+        try:
+            if self.clock.monotonic() - self._in_redis_at < self.poll_interval:
+                return
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop running: nothing to measure with
+            return
+        self._measuring = loop.create_task(self._measure(), name="motia-redis:backlog")
+
+    async def _measure(self) -> None:
+        added = self._added
+        try:
+            backlog = await self.backlog()
+        except Exception as exc:  # unreachable: keep the last figure (the loops report outages)
+            log.debug("could not measure the backlog: %s", exc)
+            self._in_redis_at = self.clock.monotonic()
+            return
+        self._measured(backlog, added)
 
     def _bump(self) -> None:
         self._version += 1
