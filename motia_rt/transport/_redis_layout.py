@@ -11,7 +11,7 @@ import asyncio
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,6 +27,7 @@ __all__ = [
     "decode_attempt",
     "decode_dead_letter",
     "decode_entry",
+    "decode_fifo_head",
     "decode_message",
     "encode_message",
     "entry_fields",
@@ -34,6 +35,7 @@ __all__ = [
     "read_entries",
     "text",
     "undecodable_message",
+    "why",
 ]
 
 _ENTRY_ID = re.compile(r"^\d+-\d+$")
@@ -223,6 +225,32 @@ def decode_entry(fields: Mapping[Any, Any], topic: str) -> tuple[Message, int, b
                 f"{_short(message.group_id)}"
             )
     return message, attempt, raw
+
+
+def decode_fifo_head(head: str, group: str, topics: Collection[str]) -> tuple[Message, int, str]:
+    """Message, base attempt and raw message of the head of a FIFO group's queue (``FIFO_ADMIT``
+    wrote ``attempt:message``, or ``!entry-id`` for an entry without a message); the message
+    must be of one of ``topics`` and of this ``group``. ``MalformedEntry`` says what is wrong."""
+    if head.startswith("!"):
+        raise MalformedEntry(f"entry {head[1:]} of a topic stream has no 'message' field")
+    attempt, _, raw = head.partition(":")
+    message, base, _ = decode_entry({"message": raw, "attempt": attempt}, "")
+    if message.topic not in topics:
+        raise MalformedEntry(f"a message of topic {_short(message.topic)} in a FIFO queue of "
+                             f"{sorted(topics)}")  # fmt: skip
+    if (message.group_id or "") != group:
+        raise MalformedEntry(f"a message of group {_short(message.group_id)} in the queue of "
+                             f"group {group!r}")  # fmt: skip
+    return message, base, raw
+
+
+def why(exc: BaseException) -> str:
+    """What was wrong with an entry, for its dead letter (any exception decoding raised)."""
+    if isinstance(exc, MalformedEntry):
+        return str(exc)
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to decode"
+    return f"{type(exc).__name__}: {exc}"
 
 
 UNDECODABLE = "undecodable"

@@ -18,13 +18,14 @@ from ..ports import Delivery
 from ._redis_groups import drop_consumer, tidy
 from ._redis_layout import (
     Held,
-    MalformedEntry,
     cancel,
     decode_entry,
+    decode_fifo_head,
     encode_message,
     read_entries,
     text,
     undecodable_message,
+    why,
 )
 from ._redis_runners import Runners
 from ._redis_scripts import Scripts
@@ -171,7 +172,7 @@ class Readers:
         ) as exc:  # MalformedEntry, or anything else: this entry only, never the batch
             sub = t.subscription(step, topic or t.by_step[step][0].topic)
             message = undecodable_message(sub.topic, entry_id, fields, t.clock.now())
-            problem = f"undecodable entry {entry_id} in {stream}: {_reason(exc)}"
+            problem = f"undecodable entry {entry_id} in {stream}: {why(exc)}"
             base, raw = 1, None
         kind: Literal["topic", "step"] = "topic" if topic else "step"
         delivery = Delivery(message, sub, base + times - 1, receipt)
@@ -232,22 +233,14 @@ class Readers:
         sub = t.by_step[step][0]
         problem, raw = None, None
         try:
-            if head.startswith("!"):
-                raise MalformedEntry(f"entry {head[1:]} of a topic stream has no 'message' field")
-            attempt, _, element = head.partition(":")
-            message, base, raw = decode_entry({"message": element, "attempt": attempt}, "")
-            if message.topic not in {s.topic for s in t.by_step[step]}:
-                raise MalformedEntry(f"a message of topic {message.topic!r} in a stream of {step}")
-            if (message.group_id or "") != group:
-                raise MalformedEntry(
-                    f"a message of group {message.group_id!r} in the queue of group {group!r}"
-                )
+            topics = {s.topic for s in t.by_step[step]}
+            message, base, raw = decode_fifo_head(head, group, topics)
             sub = t.subscription(step, message.topic)
         except Exception as exc:  # MalformedEntry, or anything else: this entry only
             message = undecodable_message(
                 sub.topic, f"fifo-{group}", {"element": head}, t.clock.now()
             )
-            problem = f"undecodable FIFO entry in group {group!r} of {step}: {_reason(exc)}"
+            problem = f"undecodable FIFO entry in group {group!r} of {step}: {why(exc)}"
             base, raw = 1, None
         delivery = Delivery(message, sub, base + tries - 1, receipt)
         held = Held(delivery, "fifo", group, token, t.clock.monotonic(), problem, raw)
@@ -414,12 +407,3 @@ class Readers:
         args = [step, held.ref, t.consumer, delivery.attempt, message,
                 "1" if held.kind == "step" else "0"]  # fmt: skip
         return await Scripts.release(t.client, keys, args)
-
-
-def _reason(exc: BaseException) -> str:
-    """What was wrong with an entry, for its dead letter."""
-    if isinstance(exc, MalformedEntry):
-        return str(exc)
-    if isinstance(exc, RecursionError):
-        return "nested too deeply to decode"
-    return f"{type(exc).__name__}: {exc}"

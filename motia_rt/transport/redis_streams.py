@@ -34,11 +34,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .._redis_outage import Outage, RedisUnavailable
 from ..ports import Clock, DeadLetter, DeliverFn, Delivery, Message, Subscription
 from ._redis_acks import AckBatcher
-from ._redis_groups import backlog, ensure_groups, read_dead_letters, redrive, streams_of
+from ._redis_groups import (
+    BacklogGauge,
+    backlog,
+    ensure_groups,
+    read_dead_letters,
+    redrive,
+    streams_of,
+)
 from ._redis_layout import (
     Held,
     Keys,
-    cancel,
     dead_letter_fields,
     encode_message,
     entry_fields,
@@ -132,12 +138,8 @@ class RedisStreamsTransport:
         self._started = False
         self._closed = False
         self._outage = Outage(clock, f"consumer {self.consumer}")
-        self._in_redis = 0
-        """What Redis last reported (``backlog()``) for the bound steps, whoever holds it."""
-        self._in_redis_at = float("-inf")
-        self._added = 0
-        """Bumped whenever this process adds work to Redis: a figure measured meanwhile is old."""
-        self._measuring: asyncio.Task[None] | None = None
+        self.in_redis = BacklogGauge(self.backlog, clock, poll_interval)
+        """What Redis last reported as not settled for the bound steps, whoever holds it."""
 
     # -- Transport protocol ----------------------------------------------------------------------
 
@@ -155,8 +157,8 @@ class RedisStreamsTransport:
             return
         self._started = True
         await self.call(self.ensure_groups)
-        added = self._added
-        self._measured(await self.call(self.backlog), added)
+        added = self.in_redis.mark()
+        self.in_redis.record(await self.call(self.backlog), added)
         if self.consume:
             self._readers.start()
 
@@ -166,8 +168,7 @@ class RedisStreamsTransport:
         if self._closed:
             return
         self._closed = True
-        if self._measuring is not None:
-            await cancel([self._measuring])
+        await self.in_redis.close()
         if self._started and self.consume:
             await self._readers.close(self.shutdown_timeout)
         self._expected.clear()
@@ -182,7 +183,7 @@ class RedisStreamsTransport:
             lambda: self.client.xadd(stream, fields, maxlen=maxlen), patience=self.publish_patience
         )
         if subs:
-            self._adding()
+            self.in_redis.adding()
         if self.consume:
             for sub in subs:
                 self._expect(sub.step, message.id)
@@ -236,7 +237,7 @@ class RedisStreamsTransport:
         delivery = await self.call(
             lambda: redrive(self.client, self.keys, step, entry_id, self.clock.now())
         )
-        self._adding()
+        self.in_redis.adding()
         if self.consume and step in self.by_step:
             self._expect(step, delivery.message.id)
         self._readers.wake()
@@ -252,8 +253,7 @@ class RedisStreamsTransport:
         local = len(self.held) + self._settling + len(self._expected)
         if self._closed or not self._started:
             return local
-        self._remeasure()
-        return max(local, self._in_redis)
+        return max(local, self.in_redis.read())
 
     async def wait_idle(self) -> None:
         """Return once this process holds nothing and Redis has no backlog for the bound steps:
@@ -262,9 +262,9 @@ class RedisStreamsTransport:
             if self.held or self._settling:
                 await self._changes(None)
                 continue
-            version, added = self._version, self._added
+            version, added = self._version, self.in_redis.mark()
             backlog = await self.call(self.backlog)
-            self._measured(backlog, added)
+            self.in_redis.record(backlog, added)
             if backlog == 0 and version == self._version and not self.held and not self._settling:
                 self._expected.clear()
                 return
@@ -319,7 +319,7 @@ class RedisStreamsTransport:
             keys = [held.where, self.keys.delayed(step)]
             args = [step, held.ref, repr(not_before), member, "1" if held.kind == "step" else "0"]
             await self.call(lambda: Scripts.schedule(self.client, keys, args))
-        self._adding()
+        self.in_redis.adding()
         if self.consume and step in self.by_step:
             self._expect(step, held.delivery.message.id)
         self._readers.wake()
@@ -371,36 +371,6 @@ class RedisStreamsTransport:
                 break
             del self._expected[key]
         self._bump()
-
-    def _adding(self) -> None:
-        self._added += 1
-        self._in_redis = max(self._in_redis, 1)
-
-    def _measured(self, backlog: int, added: int) -> None:
-        """Record ``backlog``, measured from when ``_added`` was ``added``."""
-        self._in_redis_at = self.clock.monotonic()
-        self._in_redis = backlog if added == self._added else max(backlog, 1)
-
-    def _remeasure(self) -> None:
-        if self._measuring is not None and not self._measuring.done():
-            return
-        try:
-            if self.clock.monotonic() - self._in_redis_at < self.poll_interval:
-                return
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no loop running: nothing to measure with
-            return
-        self._measuring = loop.create_task(self._measure(), name="motia-redis:backlog")
-
-    async def _measure(self) -> None:
-        added = self._added
-        try:
-            backlog = await self.backlog()
-        except Exception as exc:  # unreachable: keep the last figure (the loops report outages)
-            log.debug("could not measure the backlog: %s", exc)
-            self._in_redis_at = self.clock.monotonic()
-            return
-        self._measured(backlog, added)
 
     def _bump(self) -> None:
         self._version += 1

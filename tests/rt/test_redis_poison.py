@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,10 +25,12 @@ from hypothesis import strategies as st
 
 from motia_rt.clock import AsyncioClock
 from motia_rt.ports import Message, Subscription
+from motia_rt.testing import Runtime
 from motia_rt.transport._redis_layout import UNDECODABLE, entry_fields
 from motia_rt.transport.redis_streams import RedisStreamsTransport
 from tests.contract.transport_contract import Inbox, ack
 from tests.redis_support import real_redis_url
+from tests.step_files import make_app
 
 aioredis = pytest.importorskip("redis.asyncio", reason="needs the redis extra: pip install redis")
 fakeredis = pytest.importorskip("fakeredis", reason="needs the dev extra: pip install fakeredis")
@@ -203,11 +207,51 @@ async def test_a_poison_entry_in_a_reclaimed_batch_strands_nothing(redis_url: st
     prefix = f"motia-test:{uuid.uuid4().hex}"
     try:
         await check(client, prefix, stream, reclaim=True)
-        letters = await RedisStreamsTransport(
-            client, prefix=prefix, clock=AsyncioClock()
-        ).dead_letters("A")
-        reasons = sorted(letter.error for letter in letters)
-        assert "nested too deeply" in reasons[0] + reasons[1] and "NaN" in reasons[0] + reasons[1]
+        reader = RedisStreamsTransport(client, prefix=prefix, clock=AsyncioClock())
+        letters = await reader.dead_letters("A")
+        reasons = " | ".join(letter.error for letter in letters)
+        assert "nested too deeply" in reasons and "NaN" in reasons
+        # Listing them is JSON-safe (the CLI and /__motia/dead-letters print it) ...
+        json.dumps([letter.delivery.message.data for letter in letters], allow_nan=False)
+        # ... and redriving one says why it cannot be, instead of looping it back.
+        with pytest.raises(KeyError, match="cannot be redriven"):
+            await reader.redrive(letters[0].id)
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+COUNT_APP = {
+    "count_step.py": """
+        config = {"type": "event", "name": "Count", "subscribes": ["t"],
+                  "input": {"type": "object", "properties": {"n": {"type": "integer"}},
+                            "required": ["n"]},
+                  "infrastructure": {"queue": {"maxRetries": 0}}}
+        async def handler(input, context):
+            await context.state.set("seen", str(input["n"]), True)
+    """,
+}
+
+
+async def test_a_message_failing_validation_is_dead_lettered_as_it_was_written(
+    redis_url: str, tmp_path: Path
+) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    prefix = f"motia-test:{uuid.uuid4().hex}"
+    written = message_text(data='{"n":   "not a number"}').replace(",", ", ")
+    transport = RedisStreamsTransport(client, prefix=prefix, clock=AsyncioClock(), block=0.05)
+    try:
+        async with Runtime(make_app(tmp_path / "app", COUNT_APP), transport=transport) as rt:
+            await client.xadd(f"{prefix}:topic:t", {"message": written, "attempt": "1"})
+            await rt.emit("t", {"n": 1})
+            await rt.settle()
+            assert await rt.state.get("seen", "1") is True
+            [letter] = await rt.dead_letters()
+            assert "failed validation" in letter.error
+        [(_, fields)] = await client.xrange(f"{prefix}:dlq:Count")
+        assert fields[b"message"].decode() == written, "the dead letter holds the entry as read"
     finally:
         keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
         if keys:
