@@ -167,9 +167,7 @@ class Readers:
         try:
             message, base, raw = decode_entry(fields, topic)
             sub = t.subscription(step, message.topic)
-        except (
-            Exception
-        ) as exc:  # MalformedEntry, or anything else: this entry only, never the batch
+        except Exception as exc:  # MalformedEntry, or anything: this entry only, never the batch
             sub = t.subscription(step, topic or t.by_step[step][0].topic)
             message = undecodable_message(sub.topic, entry_id, fields, t.clock.now())
             problem = f"undecodable entry {entry_id} in {stream}: {why(exc)}"

@@ -78,9 +78,9 @@ class RedisStreamsTransport:
     for new entries; ``shutdown_timeout`` how long ``close()`` lets running handlers finish;
     ``max_deliveries`` how often an entry may be handed out without ever being settled (its
     consumer crashed or hung each time) before it is dead-lettered; ``publish_patience`` how long
-    ``publish`` retries while Redis is unreachable before it raises ``BackendUnavailable``; ``record_limit`` caps the
-    stream of a topic nobody here subscribes to; ``trim_interval`` how often a consuming process
-    trims handled entries from its topics' streams (None: never).
+    ``publish`` retries while Redis is unreachable before it raises ``BackendUnavailable``;
+    ``record_limit`` caps the stream of a topic nobody here subscribes to; ``trim_interval`` how
+    often a consuming process trims handled entries from its topics' streams (None: never).
 
     Guarantees: at least once (a message is acked only after its handler settled it; a crash
     anywhere, even between ``ack`` and the batched XACK, leaves it pending, delayed or queued,
@@ -249,7 +249,7 @@ class RedisStreamsTransport:
         what Redis last reported for those steps whoever holds it (pending in the groups, also
         deliveries held by a worker that died and not reclaimed yet, scheduled retries, FIFO
         queues, unread entries). Asking refreshes that figure in the background, at most every
-        ``poll_interval``; work this process adds counts at once. 0 once closed."""
+        ``poll_interval``; work this process adds counts at once. Once closed: only its own."""
         local = len(self.held) + self._settling + len(self._expected)
         if self._closed or not self._started:
             return local
