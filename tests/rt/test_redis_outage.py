@@ -23,6 +23,9 @@ from motia_rt.errors import BackendUnavailable
 from motia_rt.state.redis import RedisStateStore
 from motia_rt.testing import Runtime
 from motia_rt.transport.redis_streams import RedisStreamsTransport
+from steps.state_groups import ORDERS
+from tests.app.conftest import STEPS
+from tests.app.saga_checks import assert_saga_invariants, order, view
 from tests.redis_support import real_redis_url
 from tests.step_files import make_app
 
@@ -181,3 +184,44 @@ async def test_state_store_raises_backend_unavailable_when_patience_runs_out(
         assert raised.value.retry_after >= 1 and raised.value.waited >= 0.2
     switch.on = True
     assert await store.get("g", "k") == 1
+
+
+class OutageAfterTheEmit(RedisStateStore):
+    """Redis goes away between ``CreateOrder``'s emit and its ``state.set`` of the order: the
+    worst moment, when the request fails although the saga has started."""
+
+    def __init__(self, switch: Switch, client: Any, prefix: str) -> None:
+        super().__init__(client, prefix, patience=0.3)
+        self.switch = switch
+        self.cut = False
+
+    async def set(self, group: str, key: str, value: Any) -> Any:
+        if group == ORDERS and not self.cut:
+            self.cut = True
+            self.switch.off()
+        return await super().set(group, key, value)
+
+
+async def test_an_order_retried_with_its_key_after_a_503_is_placed_once(
+    switched: tuple[Switch, Any, str],
+) -> None:
+    switch, client, prefix = switched
+    direct = aioredis.Redis.from_url(real_redis_url())
+    state = OutageAfterTheEmit(switch, client, prefix)
+    transport = RedisStreamsTransport(direct, prefix=prefix, clock=AsyncioClock(), block=0.05)
+    try:
+        async with Runtime(STEPS, state=state, transport=transport) as rt:
+            body = order(clientOrderId="cart-7")
+            failed = await rt.post("/orders", json=body)
+            assert failed.status_code == 503 and "retry-after" in failed.headers
+            assert len(rt.emitted("order.created")) == 1, "the saga started before the outage"
+            switch.on = True
+            retried = await rt.post("/orders", json=body)  # what a careful client does
+            assert retried.status_code == 202, retried.text
+            await rt.settle()
+            order_id = retried.json()["orderId"]
+            assert (await view(rt, order_id))["status"] == "shipped"
+            assert len(rt.services["payments"].charges) == 1, "one order, one charge"
+            await assert_saga_invariants(rt)
+    finally:
+        await direct.aclose()
