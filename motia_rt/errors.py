@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "BackendUnavailable",
     "EmitNotDeclared",
     "HandlerCrash",
     "InputValidationError",
@@ -36,6 +37,27 @@ def _leaves(exc: BaseException) -> Iterator[BaseException]:
             yield from _leaves(inner)
     else:
         yield exc
+
+
+class BackendUnavailable(MotiaError):
+    """A backend (Redis) stayed unreachable for as long as the caller may wait.
+
+    The call may or may not have taken effect (a reply lost in an outage does not say), so retry
+    it only if repeating it is safe: over HTTP the answer is 503 with ``Retry-After``, and a
+    client that sends the request again with the same idempotency key gets one effect.
+    """
+
+    def __init__(
+        self, backend: str, waited: float, retry_after: int, cause: BaseException | None = None
+    ) -> None:
+        self.backend = backend
+        self.waited = waited
+        self.retry_after = retry_after
+        reason = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
+        super().__init__(
+            f"{backend} unreachable for {waited:.1f}s{reason}; try again in {retry_after}s "
+            "(with the same idempotency key, if the request has one)"
+        )
 
 
 class StepLoadError(MotiaError):

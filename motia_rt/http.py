@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from .engine import Engine
-from .errors import InputValidationError
+from .errors import BackendUnavailable, InputValidationError
 from .request_body import (
     MalformedJSON,
     PayloadTooLarge,
@@ -170,6 +170,10 @@ class _Endpoint:
             response: Response | _Reply = error(
                 504, f"handler of {step.name} timed out after {step.timeout:g}s", traceId=trace_id
             )
+        except BackendUnavailable as exc:
+            # Redis stayed down as long as a request may wait: the client may retry (same key).
+            response = error(503, str(exc), step=step.name, traceId=trace_id)
+            response.headers["retry-after"] = str(exc.retry_after)
         except Exception:
             response = error(500, "internal error: the handler failed", step=step.name,
                              traceId=trace_id)  # fmt: skip

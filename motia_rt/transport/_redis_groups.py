@@ -4,22 +4,32 @@ up (trimming handled entries, forgetting consumers that are gone)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ..ports import DeadLetter, Delivery, Subscription
-from ._redis_layout import Keys, MalformedEntry, decode_dead_letter, encode_message, text
+from ..ports import Clock, DeadLetter, Delivery, Subscription
+from ._redis_layout import (
+    UNDECODABLE,
+    Keys,
+    MalformedEntry,
+    cancel,
+    decode_dead_letter,
+    encode_message,
+    text,
+)
 from ._redis_scripts import Scripts
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 __all__ = [
+    "BacklogGauge",
     "backlog",
     "create_group",
     "drop_consumer",
@@ -114,6 +124,58 @@ async def backlog(client: Redis, keys: Keys, by_step: BySteps) -> int:
     return total
 
 
+class BacklogGauge:
+    """The last ``backlog()`` figure, for ``pending()``, which cannot wait for Redis: reading it
+    starts a new measurement in the background (at most every ``every`` seconds), and work this
+    process adds counts at once, also against a measurement that was under way."""
+
+    def __init__(self, measure: Callable[[], Awaitable[int]], clock: Clock, every: float) -> None:
+        self._measure = measure
+        self._clock = clock
+        self._every = every
+        self._figure = 0
+        self._at = float("-inf")
+        self._added = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def mark(self) -> int:
+        """Take before measuring, pass to ``record`` after."""
+        return self._added
+
+    def adding(self) -> None:
+        """This process just added work to Redis (published, scheduled a retry, redrove)."""
+        self._added += 1
+        self._figure = max(self._figure, 1)
+
+    def record(self, figure: int, mark: int) -> None:
+        self._at = self._clock.monotonic()
+        self._figure = figure if mark == self._added else max(figure, 1)
+
+    def read(self) -> int:
+        if self._task is None or self._task.done():
+            try:
+                if self._clock.monotonic() - self._at >= self._every:
+                    loop = asyncio.get_running_loop()
+                    self._task = loop.create_task(self._refresh(), name="motia-redis:backlog")
+            except RuntimeError:  # no loop running: nothing to measure with
+                pass
+        return self._figure
+
+    async def close(self) -> None:
+        if self._task is not None:
+            await cancel([self._task])
+
+    async def _refresh(self) -> None:
+        mark = self._added
+        try:
+            figure = await self._measure()
+        except Exception as exc:  # unreachable: keep the last figure (the loops report outages)
+            log.debug("could not measure the backlog: %s", exc)
+            self._at = self._clock.monotonic()
+            return
+        self.record(figure, mark)
+
+
 async def read_dead_letters(client: Redis, keys: Keys, step: str | None) -> list[DeadLetter]:
     """Dead letters of ``step`` (None: of every step), oldest first."""
     if step is not None:
@@ -146,6 +208,11 @@ async def redrive(client: Redis, keys: Keys, step: str, entry_id: str, now: floa
         raise KeyError(f"no dead letter {letter_id!r}; list them with dead_letters()")
     letter = decode_dead_letter(step, entry_id, rows[0][1])
     message, sub = letter.delivery.message, letter.delivery.subscription
+    if message.source == UNDECODABLE:
+        raise KeyError(
+            f"dead letter {letter_id!r} holds an entry that could not be decoded (its raw fields "
+            "are its data): it cannot be redriven; publish a corrected message instead"
+        )
     raw = encode_message(message)
     if sub.fifo:
         group = message.group_id or ""

@@ -11,21 +11,21 @@ import uuid
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Literal
 
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .._redis_outage import RedisUnavailable
 from ..ports import Delivery
 from ._redis_groups import drop_consumer, tidy
 from ._redis_layout import (
     Held,
-    MalformedEntry,
     cancel,
     decode_entry,
+    decode_fifo_head,
     encode_message,
-    foreign_message,
     read_entries,
     text,
+    undecodable_message,
+    why,
 )
 from ._redis_runners import Runners
 from ._redis_scripts import Scripts
@@ -33,12 +33,9 @@ from ._redis_scripts import Scripts
 if TYPE_CHECKING:
     from .redis_streams import RedisStreamsTransport
 
-__all__ = ["Readers", "RedisUnavailable"]
+__all__ = ["Readers"]
 
 log = logging.getLogger("motia.redis")
-
-RedisUnavailable = (RedisConnectionError, RedisTimeoutError, OSError)
-"""What a Redis call raises while the server is down or unreachable (retried with backoff)."""
 
 
 class Readers:
@@ -166,17 +163,18 @@ class Readers:
     ) -> None:
         t = self.t
         receipt = f"{stream}/{entry_id}#{next(self._serial)}"
-        problem = None
+        problem, raw = None, None
         try:
-            message, base = decode_entry(fields, topic)
+            message, base, raw = decode_entry(fields, topic)
             sub = t.subscription(step, message.topic)
-        except MalformedEntry as exc:
+        except Exception as exc:  # MalformedEntry, or anything: this entry only, never the batch
             sub = t.subscription(step, topic or t.by_step[step][0].topic)
-            message = foreign_message(sub.topic, entry_id, fields, t.clock.now())
-            base, problem = 1, f"malformed entry {entry_id} in {stream}: {exc}"
+            message = undecodable_message(sub.topic, entry_id, fields, t.clock.now())
+            problem = f"undecodable entry {entry_id} in {stream}: {why(exc)}"
+            base, raw = 1, None
         kind: Literal["topic", "step"] = "topic" if topic else "step"
         delivery = Delivery(message, sub, base + times - 1, receipt)
-        held = Held(delivery, kind, stream, entry_id, t.clock.monotonic(), problem)
+        held = Held(delivery, kind, stream, entry_id, t.clock.monotonic(), problem, raw)
         due = message.emitted_at + sub.delay_seconds
         first = problem is None and kind == "topic" and base == times == 1
         if sub.delay_seconds and first and due > t.clock.now():
@@ -231,20 +229,20 @@ class Readers:
         t = self.t
         receipt = f"{t.keys.fifo(step, 'q:')}{group}/{token}#{next(self._serial)}"
         sub = t.by_step[step][0]
-        problem = None
+        problem, raw = None, None
         try:
-            if head.startswith("!"):
-                raise MalformedEntry(f"entry {head[1:]} of a topic stream has no 'message' field")
-            attempt, _, raw = head.partition(":")
-            message, base = decode_entry({"message": raw, "attempt": attempt}, "")
-            if message.topic not in {s.topic for s in t.by_step[step]}:
-                raise MalformedEntry(f"a message of topic {message.topic!r} in a stream of {step}")
+            topics = {s.topic for s in t.by_step[step]}
+            message, base, raw = decode_fifo_head(head, group, topics)
             sub = t.subscription(step, message.topic)
-        except MalformedEntry as exc:
-            message = foreign_message(sub.topic, f"fifo-{group}", {"element": head}, t.clock.now())
-            base, problem = 1, f"malformed FIFO entry in group {group!r} of {step}: {exc}"
+        except Exception as exc:  # MalformedEntry, or anything else: this entry only
+            message = undecodable_message(
+                sub.topic, f"fifo-{group}", {"element": head}, t.clock.now()
+            )
+            problem = f"undecodable FIFO entry in group {group!r} of {step}: {why(exc)}"
+            base, raw = 1, None
         delivery = Delivery(message, sub, base + tries - 1, receipt)
-        self._start(Held(delivery, "fifo", group, token, t.clock.monotonic(), problem), tries)
+        held = Held(delivery, "fifo", group, token, t.clock.monotonic(), problem, raw)
+        self._start(held, tries)
 
     # -- handing deliveries to the engine --------------------------------------------------------
 
@@ -403,6 +401,7 @@ class Readers:
         t, delivery = self.t, held.delivery
         step = delivery.subscription.step
         keys = [held.where, t.keys.step(step)]
-        args = [step, held.ref, t.consumer, delivery.attempt, encode_message(delivery.message),
+        message = text(held.raw) if held.raw is not None else encode_message(delivery.message)
+        args = [step, held.ref, t.consumer, delivery.attempt, message,
                 "1" if held.kind == "step" else "0"]  # fmt: skip
         return await Scripts.release(t.client, keys, args)

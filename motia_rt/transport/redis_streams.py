@@ -31,11 +31,17 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from redis.exceptions import MaxConnectionsError
-
+from .._redis_outage import Outage, RedisUnavailable
 from ..ports import Clock, DeadLetter, DeliverFn, Delivery, Message, Subscription
 from ._redis_acks import AckBatcher
-from ._redis_groups import backlog, ensure_groups, read_dead_letters, redrive, streams_of
+from ._redis_groups import (
+    BacklogGauge,
+    backlog,
+    ensure_groups,
+    read_dead_letters,
+    redrive,
+    streams_of,
+)
 from ._redis_layout import (
     Held,
     Keys,
@@ -45,7 +51,7 @@ from ._redis_layout import (
     parse_dead_letter_id,
     text,
 )
-from ._redis_readers import Readers, RedisUnavailable
+from ._redis_readers import Readers
 from ._redis_scripts import Scripts
 
 if TYPE_CHECKING:
@@ -72,9 +78,9 @@ class RedisStreamsTransport:
     for new entries; ``shutdown_timeout`` how long ``close()`` lets running handlers finish;
     ``max_deliveries`` how often an entry may be handed out without ever being settled (its
     consumer crashed or hung each time) before it is dead-lettered; ``publish_patience`` how long
-    ``publish`` retries while Redis is unreachable before it raises; ``record_limit`` caps the
-    stream of a topic nobody here subscribes to; ``trim_interval`` how often a consuming process
-    trims handled entries from its topics' streams (None: never).
+    ``publish`` retries while Redis is unreachable before it raises ``BackendUnavailable``;
+    ``record_limit`` caps the stream of a topic nobody here subscribes to; ``trim_interval`` how
+    often a consuming process trims handled entries from its topics' streams (None: never).
 
     Guarantees: at least once (a message is acked only after its handler settled it; a crash
     anywhere, even between ``ack`` and the batched XACK, leaves it pending, delayed or queued,
@@ -131,7 +137,9 @@ class RedisStreamsTransport:
         self._readers = Readers(self)
         self._started = False
         self._closed = False
-        self._down_since: float | None = None
+        self._outage = Outage(clock, f"consumer {self.consumer}")
+        self.in_redis = BacklogGauge(self.backlog, clock, poll_interval)
+        """What Redis last reported as not settled for the bound steps, whoever holds it."""
 
     # -- Transport protocol ----------------------------------------------------------------------
 
@@ -149,6 +157,8 @@ class RedisStreamsTransport:
             return
         self._started = True
         await self.call(self.ensure_groups)
+        added = self.in_redis.mark()
+        self.in_redis.record(await self.call(self.backlog), added)
         if self.consume:
             self._readers.start()
 
@@ -158,6 +168,7 @@ class RedisStreamsTransport:
         if self._closed:
             return
         self._closed = True
+        await self.in_redis.close()
         if self._started and self.consume:
             await self._readers.close(self.shutdown_timeout)
         self._expected.clear()
@@ -171,6 +182,8 @@ class RedisStreamsTransport:
         await self.call(
             lambda: self.client.xadd(stream, fields, maxlen=maxlen), patience=self.publish_patience
         )
+        if subs:
+            self.in_redis.adding()
         if self.consume:
             for sub in subs:
                 self._expect(sub.step, message.id)
@@ -203,7 +216,7 @@ class RedisStreamsTransport:
         held = self.begin_settle(delivery)
         if held is None:
             return DeadLetter(f"{step}:stale-{delivery.receipt}", delivery, error, now)
-        fields = dead_letter_fields(delivery, error, now)
+        fields = dead_letter_fields(delivery, error, now, held.raw)
         try:
             if held.kind == "fifo":
                 reply = await self.fifo_settle(held, "dead", self._fifo_ready_at(held), fields)
@@ -224,16 +237,23 @@ class RedisStreamsTransport:
         delivery = await self.call(
             lambda: redrive(self.client, self.keys, step, entry_id, self.clock.now())
         )
+        self.in_redis.adding()
         if self.consume and step in self.by_step:
             self._expect(step, delivery.message.id)
         self._readers.wake()
         return delivery
 
     def pending(self) -> int:
-        """Deliveries this process holds unsettled, plus messages it published or retried for
-        steps it consumes that it has not seen delivered yet. Another process's work shows up
-        only in ``wait_idle()``, which asks Redis."""
-        return len(self.held) + self._settling + len(self._expected)
+        """Deliveries not settled yet for the bound steps, as far as this process can tell at
+        once: those it holds unsettled or published and has not seen delivered, or, if more,
+        what Redis last reported for those steps whoever holds it (pending in the groups, also
+        deliveries held by a worker that died and not reclaimed yet, scheduled retries, FIFO
+        queues, unread entries). Asking refreshes that figure in the background, at most every
+        ``poll_interval``; work this process adds counts at once. Once closed: only its own."""
+        local = len(self.held) + self._settling + len(self._expected)
+        if self._closed or not self._started:
+            return local
+        return max(local, self.in_redis.read())
 
     async def wait_idle(self) -> None:
         """Return once this process holds nothing and Redis has no backlog for the bound steps:
@@ -242,8 +262,9 @@ class RedisStreamsTransport:
             if self.held or self._settling:
                 await self._changes(None)
                 continue
-            version = self._version
+            version, added = self._version, self.in_redis.mark()
             backlog = await self.call(self.backlog)
+            self.in_redis.record(backlog, added)
             if backlog == 0 and version == self._version and not self.held and not self._settling:
                 self._expected.clear()
                 return
@@ -271,41 +292,15 @@ class RedisStreamsTransport:
         await ensure_groups(self.client, self.keys, self.by_step)
 
     async def call(self, op: Callable[[], Awaitable[T]], *, patience: float | None = None) -> T:
-        """``op()``, retried with backoff while Redis is unreachable (``patience``: for at most
-        that many seconds, then the error is raised; None: until it answers)."""
-        failures, started = 0, self.clock.monotonic()
-        while True:
-            try:
-                result = await op()
-            except RedisUnavailable as exc:
-                if patience is not None and self.clock.monotonic() - started >= patience:
-                    raise
-                failures += 1
-                await self.outage(exc, failures)
-                continue
-            self.recovered()
-            return result
+        """``op()``, retried with backoff while Redis is unreachable (see ``Outage.call``)."""
+        return await self._outage.call(op, patience=patience)
 
     async def outage(self, exc: BaseException, failures: int) -> None:
         """Report an unreachable Redis (once per outage) and sleep the backoff for ``failures``."""
-        if isinstance(exc, MaxConnectionsError):  # the pool is exhausted, the server is fine
-            await self.clock.sleep(min(0.1, 0.005 * failures))
-            return
-        if self._down_since is None:
-            self._down_since = self.clock.monotonic()
-            log.warning(
-                "Redis unreachable (%s: %s); consumer %s retrying with backoff",
-                type(exc).__name__, exc, self.consumer,
-            )  # fmt: skip
-        await self.clock.sleep(min(2.0, 0.05 * 2 ** min(failures, 6)))
+        await self._outage.backoff(exc, failures)
 
     def recovered(self) -> None:
-        if self._down_since is not None:
-            down = self.clock.monotonic() - self._down_since
-            self._down_since = None
-            log.warning(
-                "Redis reachable again after %.1fs; consumer %s resumes", down, self.consumer
-            )
+        self._outage.recovered()
 
     def hold(self, held: Held) -> None:
         self.held[held.delivery.receipt] = held
@@ -318,10 +313,13 @@ class RedisStreamsTransport:
         if held.kind == "fifo":
             await self.fifo_settle(held, "retry", not_before)
         else:
-            member = f"{uuid.uuid4().hex}:{attempt}:{encode_message(held.delivery.message)}"
+            raw = held.raw
+            message = text(raw) if raw is not None else encode_message(held.delivery.message)
+            member = f"{uuid.uuid4().hex}:{attempt}:{message}"
             keys = [held.where, self.keys.delayed(step)]
             args = [step, held.ref, repr(not_before), member, "1" if held.kind == "step" else "0"]
             await self.call(lambda: Scripts.schedule(self.client, keys, args))
+        self.in_redis.adding()
         if self.consume and step in self.by_step:
             self._expect(step, held.delivery.message.id)
         self._readers.wake()

@@ -336,9 +336,38 @@ async def test_wait_idle_waits_for_work_another_process_is_doing(start: Start) -
     transport_clock = publisher.clock
     await start([sub], policy=slow)
     await publisher.publish(msg(1))
-    assert publisher.pending() == 0, "a publisher does not count work it does not consume"
+    assert publisher.pending() >= 1, "work in Redis for a bound step counts, whoever does it"
     await publisher.wait_idle()
     assert len(done) == 1 and publisher.clock.now() >= done[0]
+
+
+async def test_pending_counts_what_a_dead_worker_holds_and_scheduled_retries(
+    start: Start, client: Any, prefix: str
+) -> None:
+    """What ``/__motia/status`` reports, and so what ``MotiaTestClient.settle()`` waits for."""
+    sub = Subscription("A", "t", visibility_timeout=0.5)
+    publisher, _ = await start([sub], consume=False, poll_interval=0.02)
+    await publisher.publish(msg(1))
+    assert publisher.pending() == 1, "a publish counts at once"
+    # A worker reads it and dies: only XPENDING knows, for the visibility timeout.
+    assert await client.xreadgroup("A", "dead", {f"{prefix}:topic:t": ">"}, count=10)
+    for _ in range(5):  # several background measurements: each finds the orphaned delivery
+        assert publisher.pending() == 1
+        await asyncio.sleep(0.03)
+
+    async def retry_once(transport: Transport, delivery: Delivery) -> None:
+        if delivery.attempt == 2:  # the reclaimed one: its retry waits in the delayed set
+            await transport.retry(delivery, 2.0)
+        else:
+            await transport.ack(delivery)
+
+    _, inbox = await start([sub], policy=retry_once)
+    await inbox.until(1, handled=True)
+    for _ in range(5):
+        assert publisher.pending() == 1, "a scheduled retry is pending work"
+        await asyncio.sleep(0.03)
+    await eventually(lambda: publisher.pending() == 0)
+    assert inbox.log() == [("A", "m1", 2), ("A", "m1", 3)]
 
 
 async def test_dead_letters_of_a_fifo_step_redrive_to_the_end_of_their_group(
