@@ -1,14 +1,15 @@
-"""Cron steps fired on the engine's Clock, so virtual time drives them in the simulator."""
+"""Cron steps fired on the engine's Clock, so virtual time drives them in the simulator.
+
+Expressions are read as Motia reads them (``cron_expression``): six fields mean seconds first.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
-from croniter import croniter
-
+from .cron_expression import cron_schedule, next_fire_time
 from .engine import Engine
 from .steps import Step
 
@@ -20,12 +21,6 @@ CronLock = Callable[[str, float], Awaitable[int]]
 """``lock(step_name, scheduled_time) -> runs``: with several instances, only one fires a tick
 (``True`` there, ``False`` elsewhere). The answer is how many times this instance runs the tick:
 the simulator answers 2 to inject a tick that ran twice (two instances whose lock failed)."""
-
-
-def next_fire_time(expression: str, after: float) -> float:
-    """The first time strictly after ``after`` (epoch seconds, UTC) that ``expression`` fires."""
-    start = datetime.fromtimestamp(after, tz=UTC)
-    return float(croniter(expression, start).get_next(float))
 
 
 class CronScheduler:
@@ -61,7 +56,7 @@ class CronScheduler:
         clock = self.engine.clock
         # One iterator per step (building a croniter per tick was 40% of a simulated week);
         # rebuilt only when the clock jumped past the next fire time.
-        schedule = croniter(step.cron, datetime.fromtimestamp(clock.now(), tz=UTC))
+        schedule = cron_schedule(step.cron, clock.now())
         due = float(schedule.get_next(float))
         while True:
             await clock.sleep(due - clock.now())
@@ -72,5 +67,5 @@ class CronScheduler:
             due = float(schedule.get_next(float))
             if due <= clock.now():
                 due = next_fire_time(step.cron, clock.now())
-                schedule = croniter(step.cron, datetime.fromtimestamp(due, tz=UTC))
+                schedule = cron_schedule(step.cron, due)
                 schedule.get_next(float)

@@ -1,8 +1,9 @@
 """The Starlette app built from api steps: routing, body limits, validation, JSON errors.
 
-Every failure a client can cause gets a JSON body and never a traceback: malformed JSON 400,
-schema violation 400 with the field errors, wrong content type 415, body over the limit 413,
-unknown path 404, wrong method 405; a handler crash is a 500 carrying the trace id.
+Every failure a client can cause gets a JSON body and never a traceback: malformed JSON (or an
+undecodable form or text body) 400, schema violation 400 with the field errors, wrong content
+type 415, body over the limit 413, unknown path 404, wrong method 405; a handler crash is a 500
+carrying the trace id. A handler's ``str`` or ``bytes`` body is sent as it is, anything else as JSON.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from .errors import BackendUnavailable, InputValidationError
 from .request_body import (
     MalformedJSON,
     PayloadTooLarge,
+    UnsupportedBody,
     is_json_content_type,
     parse_json,
+    parse_other,
     read_body,
     reject_duplicate_keys,
 )
@@ -53,11 +56,18 @@ log = logging.getLogger("motia.http")
 
 
 class ApiRequest:
-    """The ``req`` of an api handler: attributes, plus Motia's dict access (``req.get("body")``)."""
+    """The ``req`` of an api handler: attributes, plus Motia's dict access (``req.get("body")``).
 
-    __slots__ = ("body", "headers", "method", "path", "path_params", "query_params", "trace_id")
+    ``raw_body`` (``req["rawBody"]``) is the body's bytes as received, for webhook signatures.
+    Middleware may write to the request (``req["user"] = ...``): a Motia key sets its attribute,
+    any other key is kept for the middleware and handler after it.
+    """
+
+    __slots__ = ("_extra", "body", "headers", "method", "path", "path_params", "query_params",
+                 "raw_body", "trace_id")  # fmt: skip
     _KEYS = {"body": "body", "pathParams": "path_params", "queryParams": "query_params",
-             "headers": "headers", "method": "method", "path": "path"}  # fmt: skip
+             "headers": "headers", "method": "method", "path": "path",
+             "rawBody": "raw_body"}  # fmt: skip
 
     def __init__(
         self,
@@ -68,8 +78,11 @@ class ApiRequest:
         method: str = "GET",
         path: str = "/",
         trace_id: str = "",
+        raw_body: bytes = b"",
     ) -> None:
         self.body = body
+        self.raw_body = raw_body
+        self._extra: dict[str, Any] | None = None
         self.path_params = path_params
         self.query_params = query_params
         self.headers = headers
@@ -78,17 +91,33 @@ class ApiRequest:
         self.trace_id = trace_id
 
     def __getitem__(self, key: str) -> Any:
-        try:
-            return getattr(self, self._KEYS[key])
-        except KeyError:
-            raise KeyError(f"request has no {key!r}; keys: {', '.join(self._KEYS)}") from None
+        attribute = self._KEYS.get(key)
+        if attribute is not None:
+            return getattr(self, attribute)
+        if self._extra is not None and key in self._extra:
+            return self._extra[key]
+        keys = ", ".join([*self._KEYS, *(self._extra or ())])
+        raise KeyError(f"request has no {key!r}; keys: {keys}")
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        attribute = self._KEYS.get(key)
+        if attribute is not None:
+            setattr(self, attribute, value)
+        elif self._extra is None:
+            self._extra = {key: value}
+        else:
+            self._extra[key] = value
 
     def get(self, key: str, default: Any = None) -> Any:
-        value = getattr(self, self._KEYS[key]) if key in self._KEYS else None
+        attribute = self._KEYS.get(key)
+        if attribute is not None:
+            value = getattr(self, attribute)
+        else:
+            value = self._extra.get(key) if self._extra is not None else None
         return default if value is None else value
 
     def __contains__(self, key: object) -> bool:
-        return key in self._KEYS
+        return key in self._KEYS or (self._extra is not None and key in self._extra)
 
     def __repr__(self) -> str:
         return f"ApiRequest({self.method} {self.path}, body={self.body!r})"
@@ -129,6 +158,17 @@ class _Reply:
 
 
 _JSON_TYPE = (b"content-type", b"application/json")
+_TEXT_TYPE = (b"content-type", b"text/plain; charset=utf-8")
+_BYTES_TYPE = (b"content-type", b"application/octet-stream")
+_SENT_AS_IS = frozenset({str, bytes, bytearray, memoryview})
+
+
+def _as_is(body: str | bytes | bytearray | memoryview) -> tuple[bytes, tuple[bytes, bytes]]:
+    """A text or binary response body, sent unencoded; the content type used unless the handler
+    gives its own (text as UTF-8 plain text, bytes as octet-stream)."""
+    if isinstance(body, str):
+        return body.encode("utf-8"), _TEXT_TYPE
+    return bytes(body), _BYTES_TYPE
 
 
 class _Endpoint:
@@ -154,8 +194,14 @@ class _Endpoint:
         trace_id = self.engine.new_trace_id()
         # The ASGI header list decoded as Starlette's Headers.items() does, without the wrapper.
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        raw = b""
         try:
-            body = await self._body(method, receive, headers, step)
+            if method in _BODY_METHODS:
+                try:
+                    raw = await read_body(receive, headers.get("content-length"), self.body_limit)
+                except PayloadTooLarge as exc:
+                    raise _ClientError(too_large(exc)) from None
+            body = self._body(raw, headers, step)
         except _ClientError as exc:
             exc.response.headers["x-trace-id"] = trace_id
             return exc.response
@@ -163,7 +209,7 @@ class _Endpoint:
         params = dict(zip(self.names[method], path_params.values(), strict=False))
         query_string = scope.get("query_string")
         query = _query(query_string) if query_string else {}
-        req = ApiRequest(body, params, query, headers, method, scope["path"], trace_id)
+        req = ApiRequest(body, params, query, headers, method, scope["path"], trace_id, raw)
         try:
             result = await self.engine.run_api(step, req, trace_id)
         except TimeoutError:
@@ -181,26 +227,24 @@ class _Endpoint:
             response = self._response(step, result, trace_id)
         return response  # every response of a run carries x-trace-id
 
-    async def _body(
-        self, method: str, receive: Receive, headers: Mapping[str, str], step: Step
-    ) -> Any:
-        raw = b""
-        if method in _BODY_METHODS:
-            try:
-                raw = await read_body(receive, headers.get("content-length"), self.body_limit)
-            except PayloadTooLarge as exc:
-                raise _ClientError(too_large(exc)) from None
+    def _body(self, raw: bytes, headers: Mapping[str, str], step: Step) -> Any:
         schema = step.body
         try:
             if raw.strip():
                 content_type = headers.get("content-type", "")
-                if not is_json_content_type(content_type):
+                if is_json_content_type(content_type):
+                    return _decode_body(raw, schema)
+                if schema is not None:  # a bodySchema describes JSON
                     raise _ClientError(not_json_type(content_type))
-                return _decode_body(raw, schema)
-            body: Any = {} if schema is not None else None
-            return schema.validate(body, "request body") if schema is not None else body
-        except MalformedJSON as exc:
-            raise _ClientError(error(400, f"malformed JSON body: {exc}")) from None
+                try:
+                    return parse_other(raw, content_type)
+                except UnsupportedBody as exc:
+                    raise _ClientError(error(415, str(exc))) from None
+            # No body reads as {}, as in Motia: ``req["body"].get(...)`` works on a GET.
+            return schema.validate({}, "request body") if schema is not None else {}
+        except MalformedJSON as exc:  # MalformedBody too: its message says form or text
+            what = "malformed JSON body" if type(exc) is MalformedJSON else "malformed body"
+            raise _ClientError(error(400, f"{what}: {exc}")) from None
         except InputValidationError as exc:
             raise _ClientError(error(400, "request body failed validation",
                                      errors=exc.errors)) from None  # fmt: skip
@@ -224,8 +268,15 @@ class _Endpoint:
                 return error(500, "internal error: the response did not match responseSchema",
                              step=step.name, traceId=trace_id, errors=exc.errors)  # fmt: skip
         extra = result.get("headers")
+        default_type = _JSON_TYPE
         if body is None:
             content = b""
+        elif type(body) in _SENT_AS_IS:
+            try:
+                content, default_type = _as_is(body)
+            except UnicodeEncodeError:
+                return error(500, "internal error: the response text is not valid Unicode",
+                             step=step.name, traceId=trace_id)  # fmt: skip
         else:
             try:
                 content = _encode_response(body)
@@ -243,7 +294,7 @@ class _Endpoint:
         if b"x-trace-id" not in names:
             raw.append((b"x-trace-id", trace_id.encode("latin-1")))
         if body is not None and b"content-type" not in names:
-            raw.append(_JSON_TYPE)
+            raw.append(default_type)
         if b"content-length" not in names and status >= 200 and status not in (204, 304):
             raw.append((b"content-length", str(len(content)).encode("latin-1")))
         return _Reply(status, content, raw)

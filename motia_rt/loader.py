@@ -21,8 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from croniter import croniter
-
+from .cron_expression import CronExpressionError, croniter_form
 from .errors import StepLoadError
 from .schema import Schema, SchemaError
 from .steps import Step, StepRegistry, route_key, route_pattern
@@ -238,9 +237,10 @@ def _build(file: Path, module: types.ModuleType) -> Step:
         return Step(**common, subscribes=subscribes, input=check.schema("input"))
     if kind == "cron":
         expr = check.text("cron")
-        if not croniter.is_valid(expr):
-            raise StepLoadError(file, "cron", f"{expr!r} is not a valid cron expression",
-                                "use five fields, e.g. '*/5 * * * *' (every five minutes)")  # fmt: skip
+        try:
+            croniter_form(expr)  # Motia's reading: six fields are seconds first
+        except CronExpressionError as exc:
+            raise StepLoadError(file, "cron", str(exc), exc.fix) from None
         return Step(**common, cron=expr)
     return Step(**common)
 

@@ -1,5 +1,8 @@
 """Request bodies: read up to a size limit, parsed as JSON that is strict about being JSON.
 
+Api steps without a ``bodySchema`` also take form and text bodies (``parse_form``, ``parse_text``),
+as Motia does; a ``bodySchema`` describes JSON, so there every other type is a 415.
+
 The api routes and the dev tools' writes share these, so every endpoint refuses the same input
 with the same 4xx: a body over the limit (413); text that is not JSON, nested more than
 ``MAX_JSON_DEPTH`` levels, holding ``NaN``/``Infinity``, a lone surrogate, or one key twice in an
@@ -8,11 +11,13 @@ object (400). Nothing here can raise ``RecursionError``: depth is checked before
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pydantic_core
 from starlette.requests import ClientDisconnect
@@ -20,10 +25,15 @@ from starlette.types import Receive
 
 __all__ = [
     "MAX_JSON_DEPTH",
+    "MalformedBody",
     "MalformedJSON",
     "PayloadTooLarge",
+    "UnsupportedBody",
     "is_json_content_type",
+    "parse_form",
     "parse_json",
+    "parse_other",
+    "parse_text",
     "read_body",
     "reject_duplicate_keys",
 ]
@@ -42,6 +52,14 @@ class PayloadTooLarge(Exception):
 
 class MalformedJSON(ValueError):
     """The body is not JSON this server accepts; the message says where and why."""
+
+
+class MalformedBody(MalformedJSON):
+    """A form or text body that cannot be decoded (not UTF-8, or not in its declared charset)."""
+
+
+class UnsupportedBody(ValueError):
+    """A body of a content type the route does not take (a 415); the message names the type."""
 
 
 async def read_body(receive: Receive, content_length: str | None, limit: int) -> bytes:
@@ -153,3 +171,69 @@ def _decode_unique(text: str) -> Any:
         raise MalformedJSON(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError as exc:
         raise MalformedJSON(str(exc)) from None
+
+
+def _media_and_charset(content_type: str) -> tuple[str, str | None]:
+    media, _, params = content_type.partition(";")
+    charset = None
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"') or None
+    return media.strip().lower(), charset
+
+
+def parse_form(raw: bytes) -> dict[str, str | list[str]]:
+    """An ``application/x-www-form-urlencoded`` body as a dict, shaped like the query parameters:
+    a field sent once is a string, a field sent several times the list of its values."""
+    try:
+        pairs = parse_qsl(raw.decode("ascii"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise MalformedBody(f"the form body is not percent-encoded UTF-8: {exc}") from None
+    form: dict[str, str | list[str]] = {}
+    for key, value in pairs:
+        had = form.get(key)
+        if had is None:
+            form[key] = value
+        elif isinstance(had, list):
+            had.append(value)
+        else:
+            form[key] = [had, value]
+    return form
+
+
+def parse_text(raw: bytes, charset: str | None) -> str:
+    """A ``text/*`` body as a string, decoded with its ``charset`` (UTF-8 if it names none)."""
+    encoding = charset or "utf-8"
+    try:
+        info = codecs.lookup(encoding)
+        # Python's registry is wider than charsets: bytes-to-bytes codecs (base64), and escape
+        # codecs that would interpret the text.
+        codec = info.name if getattr(info, "_is_text_encoding", True) else ""
+    except LookupError:
+        codec = ""
+    if not codec or "escape" in codec or codec in _NOT_CHARSETS:
+        raise UnsupportedBody(f"unknown charset {encoding!r}: send UTF-8")
+    try:
+        text = raw.decode(codec)
+        text.encode("utf-8")  # a lone surrogate could not be sent on or stored
+    except (UnicodeDecodeError, UnicodeEncodeError, LookupError) as exc:
+        raise MalformedBody(f"the text body is not {encoding}: {exc}") from None
+    return text
+
+
+_NOT_CHARSETS = frozenset({"idna", "punycode", "utf-7", "rot-13", "mbcs", "oem"})
+
+
+def parse_other(raw: bytes, content_type: str) -> str | dict[str, str | list[str]]:
+    """A body that is not JSON, for a route without a ``bodySchema``: a form as a dict, text as a
+    string; ``UnsupportedBody`` for any other type (multipart, binary, none given)."""
+    media, charset = _media_and_charset(content_type)
+    if media == "application/x-www-form-urlencoded":
+        return parse_form(raw)
+    if media.startswith("text/"):
+        return parse_text(raw, charset)
+    raise UnsupportedBody(
+        "expected Content-Type application/json, application/x-www-form-urlencoded or text/*, "
+        f"got {content_type or 'none'!r}"
+    )

@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from .clock import AsyncioClock
+from .cors import ApiCors, cors_origins_from_env
 from .cron import CronLock, CronScheduler
 from .dev_access import allowed_hosts_from_env, redact_tokens_in_access_log
 from .devtools import devtools_routes
@@ -48,6 +49,7 @@ def create_app(
     history: int = 10_000,
     allowed_hosts: Sequence[str] | None = None,
     max_streams: int = 64,
+    cors: bool | Sequence[str] | None = None,
 ) -> Starlette:
     """Load the steps and build the ASGI app; the engine starts with the app's lifespan.
 
@@ -64,6 +66,12 @@ def create_app(
     is refused (DNS rebinding). ``max_streams`` bounds the event streams open at once. Request
     bodies, the dev tools' emit included, are held to ``body_limit`` bytes. The access log of
     uvicorn shows ``?token=`` redacted.
+
+    ``cors``: the origins whose pages may call the api routes from a browser (``True``: any
+    origin); preflights answered, ``Access-Control-Allow-Origin`` set (``cors.ApiCors``). Default:
+    ``MOTIA_CORS_ORIGINS`` (comma-separated, ``*`` for any), else off, in dev mode too: a dev
+    server with CORS open lets every site its developer visits read the api's answers. The dev
+    tools never answer cross-origin.
     """
     registry = steps_dir if isinstance(steps_dir, StepRegistry) else load_steps(steps_dir)
     clock = AsyncioClock()
@@ -123,6 +131,12 @@ def create_app(
     if token:
         redact_tokens_in_access_log()
     app = build_app(engine, lifespan=lifespan, routes=routes())
+    if cors is None:
+        origins: Sequence[str] = cors_origins_from_env()
+    else:
+        origins = ("*",) if cors is True else (cors,) if isinstance(cors, str) else cors or ()
+    if origins:
+        app.add_middleware(ApiCors, origins=tuple(origins))
     app.state.engine = engine
     app.state.event_log = log
     return app

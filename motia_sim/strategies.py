@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from croniter import croniter
 from hypothesis import strategies as st
 
+from motia_rt.cron_expression import cron_schedule
 from motia_rt.engine import RetryPolicy
 from motia_rt.loader import load_steps
 from motia_rt.steps import Step, StepRegistry
@@ -45,7 +44,7 @@ SMALL_MAGNITUDES = (1.0, 5.0, 30.0, 120.0)
 
 def _cron_interval(expression: str) -> float:
     """The shortest gap between the first ticks of ``expression`` from the simulator's start."""
-    schedule = croniter(expression, datetime.fromtimestamp(VirtualClock().now(), tz=UTC))
+    schedule = cron_schedule(expression, VirtualClock().now())
     ticks = [float(schedule.get_next(float)) for _ in range(4)]
     return min(b - a for a, b in pairwise(ticks))
 

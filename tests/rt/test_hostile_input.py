@@ -96,7 +96,9 @@ HOSTILE_JSON = [
 ]  # fmt: skip
 GROUP_IDS = [b"5", b"0", b"true", b'""', b"[]", b'{"g": 1}', b"null", b'"g1"', b'"g2"', b"1e999"]
 CONTENT_TYPES = [None, "application/json", "text/plain", "application/json; charset=utf-16",
-                 "application/problem+json", "multipart/form-data; boundary=x", "json"]  # fmt: skip
+                 "application/problem+json", "multipart/form-data; boundary=x", "json",
+                 "application/x-www-form-urlencoded", "text/plain; charset=utf-16",
+                 "text/plain; charset=unicode_escape", "text/csv; charset=nope"]  # fmt: skip
 CURSORS = ["9" * 5000, "-1", "abc", ":", "0123abcd:", "deadbeef:1", "1:2:3", "9" * 19, "\u00e9"]
 
 _JSON_VALUES = st.recursive(

@@ -78,9 +78,9 @@ def recording(lock: CronLock, log: list[tuple[int, float, bool]], instance: int)
 
 
 async def run_instances(
-    tmp_path: Path, client: Any, clocks: list[Any], until: Any
+    tmp_path: Path, client: Any, clocks: list[Any], until: Any, app: dict[str, str] = EVERY_SECOND
 ) -> tuple[list[tuple[int, float, bool]], list[Engine]]:
-    steps = make_app(tmp_path, EVERY_SECOND)
+    steps = make_app(tmp_path, app)
     log: list[tuple[int, float, bool]] = []
     engines, schedulers = [], []
     for i, clock in enumerate(clocks):
@@ -157,6 +157,30 @@ async def test_the_key_is_the_step_and_scheduled_time_and_it_expires(client: Any
     assert key == f"{client.test_prefix}:cron:Tick:2026-01-01T00:05:00Z"
     assert 0 < await client.ttl(key) <= 5
     assert cron_lock_key("p", "S", tick + 0.25).endswith("00:05:00.250Z")
+
+
+async def test_ticks_seconds_apart_in_one_minute_have_keys_of_their_own(
+    tmp_path: Path, client: Any
+) -> None:
+    # Motia's six fields, seconds first: six ticks a minute, each its own key and owner.
+    start = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    every_ten = {
+        "tick_step.py": EVERY_SECOND["tick_step.py"].replace("* * * * * *", "*/10 * * * * *")
+    }
+    clocks = [JumpClock(start), JumpClock(start + 0.4)]
+
+    async def until(log: list[tuple[int, float, bool]]) -> None:
+        async with asyncio.timeout(20):
+            while len({i for i, due, _ in log if due >= start + 120}) < 2:
+                await asyncio.sleep(0.01)
+
+    log, _ = await run_instances(tmp_path, client, clocks, until, every_ten)
+    common = fired_once_each(log, 2)
+    assert common[:12] == [start + 10 * i for i in range(1, 13)]
+    keys = {cron_lock_key(client.test_prefix, "Tick", due) for due in common[:6]}
+    stamps = sorted(key.removeprefix(f"{client.test_prefix}:cron:Tick:") for key in keys)
+    assert stamps == [f"2026-01-01T00:00:{s}0Z" for s in range(1, 6)] + ["2026-01-01T00:01:00Z"]
+    assert await client.exists(*keys) == 6, "one key per tick, held in Redis"
 
 
 class LosesFirstReply:

@@ -181,3 +181,19 @@ def test_the_workbench_sends_its_token_as_a_header_never_in_a_url(page: Page) ->
         assert all(r.headers.get("authorization") == "Bearer s3cret" for r in fetches)
         assert {r.method for r in fetches} == {"GET", "POST"}
         page.goto("about:blank")
+
+
+def test_a_seconds_first_cron_step_is_labelled_so(page: Page, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    from tests.step_files import make_app
+
+    steps = make_app(tmp_path, {"tick_step.py": """
+        config = {"type": "cron", "name": "Tick", "cron": "*/10 * * * * *", "emits": []}
+        async def handler(context):
+            pass
+    """})  # fmt: skip
+    with LiveServer(create_app(steps, cron=False)) as server:
+        page.goto(server.url + "/__motia/workbench")
+        node = page.locator("#graph g.node.cron[data-step=Tick]")
+        expect(node).to_contain_text("cron */10 * * * * * (sec first)")
