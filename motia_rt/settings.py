@@ -31,6 +31,9 @@ _KEYS = ("steps", "scenarios", "port", "host", "validation", "fuzz")
 _FUZZ_KEYS = ("examples", "max_faults")
 
 
+_TOML_NAMES = {int: "an integer", str: 'a string ("...")', dict: "a table"}
+
+
 class SettingsError(ValueError):
     """A ``[tool.motia]`` value that is unknown or of the wrong type; the message names the fix."""
 
@@ -121,7 +124,7 @@ class _Table:
         if value is None:
             return None
         if not isinstance(value, kind) or isinstance(value, bool):
-            raise self.error(key, f"is {value!r}", f"it takes a {kind.__name__}")
+            raise self.error(key, f"is {value!r}", f"it takes {_TOML_NAMES[kind]}")
         if positive and self.table[key] < 1:
             raise self.error(key, f"is {value}", "use a number of 1 or more")
         return value
