@@ -29,7 +29,7 @@ from .references import load_object
 from .server import create_app, describe
 from .settings import ProjectSettings, SettingsError, project_settings
 
-__all__ = ["main"]
+__all__ = ["main", "quiet_broken_pipe"]
 
 Command = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, Command] = {}

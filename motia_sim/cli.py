@@ -164,10 +164,10 @@ def _run(paths: Sequence[str]) -> int:
 
 def _summary(totals: dict[str, _FileTotals]) -> str:
     width = max(len(f) for f in totals)
-    head = f"\n{'file':<{width}}  scenarios  failed  events  virtual      wall"
+    head = f"\n{'file':<{width}}  scenarios  failed  events    virtual      wall"
     rows = [
         f"{f:<{width}}  {t.scenarios:>9}  {t.failed:>6}  {t.events:>6}  "
-        f"{t.virtual_seconds:>6.1f}s  {t.wall_ms:>5.0f} ms"
+        f"{t.virtual_seconds:>9.1f}s  {t.wall_ms:>5.0f} ms"
         for f, t in totals.items()
     ]
     return "\n".join([head, *rows])
@@ -179,7 +179,7 @@ def _list_scenarios(path: str) -> int:
     if not found:
         print(f"error: no scenario in {path}; declare one with @scenario", file=sys.stderr)
         return 2
-    print(f"{len(found)} scenarios in {path}; fuzz one with:")
+    print(f"{len(found)} scenario{'s' if len(found) > 1 else ''} in {path}; fuzz one with:")
     for s in found:
         print(f"  motia-sim fuzz {path}::{s.name}")
     return 0
