@@ -2,7 +2,7 @@
 
 ```toml
 [tool.motia]
-steps = "steps"          # the steps folder, relative to pyproject.toml
+steps = "steps"          # the steps folder, relative to pyproject.toml (or ["steps"])
 scenarios = "scenarios"  # the scenario folder pytest collects
 port = 3000              # motia-rt dev / start
 validation = "strict"    # request bodies: "strict" (pydantic strict mode) or "lax"
@@ -86,7 +86,7 @@ def _read(path: Path, mtime_ns: int) -> ProjectSettings:
     check = _Table(path, "tool.motia", table, _KEYS)
     fuzz = _Table(path, "tool.motia.fuzz", check.get("fuzz", dict) or {}, _FUZZ_KEYS)
     root = path.parent
-    steps, scenarios = check.get("steps", str), check.get("scenarios", str)
+    steps, scenarios = _one_folder(check, "steps"), check.get("scenarios", str)
     validation = check.get("validation", str)
     if validation not in (None, "strict", "lax"):
         raise check.error("validation", f"is {validation!r}", 'use "strict" or "lax"')
@@ -103,6 +103,17 @@ def _read(path: Path, mtime_ns: int) -> ProjectSettings:
         fuzz_examples=fuzz.get("examples", int, positive=True),
         fuzz_max_faults=fuzz.get("max_faults", int, positive=True),
     )
+
+
+def _one_folder(check: _Table, key: str) -> str | None:
+    """``steps = "steps"``, or Motia's list form with one folder: ``steps = ["steps"]``."""
+    value = check.table.get(key)
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+        return value[0]
+    if isinstance(value, list) and len(value) > 1:
+        raise check.error(key, f"names {len(value)} folders",
+                          "one steps folder is supported: keep the steps under one folder")  # fmt: skip
+    return check.get(key, str)  # type: ignore[no-any-return]
 
 
 class _Table:

@@ -50,6 +50,11 @@ def test_every_setting_is_read_relative_to_the_project(tmp_path: Path) -> None:
     )  # fmt: skip
 
 
+def test_steps_may_be_a_list_of_one_folder(tmp_path: Path) -> None:
+    project(tmp_path, '[tool.motia]\nsteps = ["app/steps"]\n')
+    assert project_settings(tmp_path).steps == tmp_path / "app/steps"
+
+
 def test_no_pyproject_or_no_table_sets_nothing(tmp_path: Path) -> None:
     assert project_settings(tmp_path).port is None
     project(tmp_path, "[tool.other]\nx = 1\n")
@@ -70,6 +75,8 @@ def test_no_pyproject_or_no_table_sets_nothing(tmp_path: Path) -> None:
         ("[tool.motia.fuzz]\nexamples = true\n", r"examples is True; it takes an integer"),
         ("[tool.motia]\nfuzz = 3\n", r"\[tool.motia\] fuzz is 3; it takes a table"),
         ("[tool.motia\n", r"cannot read it as TOML"),
+        ("[tool.motia]\nsteps = ['a', 'b']\n", r"steps names 2 folders; one steps folder is"),
+        ("[tool.motia]\nsteps = [1]\n", r"steps is \[1\]; it takes a string"),
     ],
 )
 def test_a_bad_table_is_an_error_naming_the_file_key_and_fix(
