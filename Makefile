@@ -12,8 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# `make run PORT=3400`; without PORT, MOTIA_PORT, then [tool.motia] port in pyproject.toml, then 3000.
 run: $(STAMP)
-	$(BIN)/motia-rt dev --steps steps --host 127.0.0.1 --port 3000
+	$(BIN)/motia-rt dev --steps steps --host 127.0.0.1 $(if $(PORT),--port $(PORT))
 
 test: $(STAMP) lint typecheck pytest
 
@@ -31,4 +32,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -5,6 +5,10 @@ motia-rt routes | graph | openapi              what the steps declare
 motia-rt emit --topic T --data JSON            emit into a running server
 motia-rt start | worker [--redis-url URL]     distributed mode on Redis: HTTP + cron, consumers
 motia-rt dead-letters | redrive ID            dead letters kept in Redis
+motia-rt create DIR                            a new project: steps, scenarios, tests
+
+Defaults come from the flags, then the MOTIA_* environment, then [tool.motia] in the nearest
+pyproject.toml (docs/project-settings.md). `motia-rt COMMAND --help` shows an example of each.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from .errors import StepLoadError
 from .loader import load_steps
@@ -22,8 +27,9 @@ from .network import VirtualNetwork, fakes_of, routing
 from .recording import Recorder
 from .references import load_object
 from .server import create_app, describe
+from .settings import ProjectSettings, SettingsError, project_settings
 
-__all__ = ["main"]
+__all__ = ["main", "quiet_broken_pipe"]
 
 Command = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, Command] = {}
@@ -37,24 +43,52 @@ def command(name: str) -> Callable[[Command], Command]:
     return register
 
 
-def _steps_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", default=os.environ.get("MOTIA_STEPS", "steps"),
-                        help="folder of *_step.py (env MOTIA_STEPS, default steps)")  # fmt: skip
+EXAMPLES = {
+    "dev": "motia-rt dev --port 3400\nMOTIA_PORT=3400 motia-rt dev --steps steps --no-cron",
+    "routes": "motia-rt routes --steps steps",
+    "graph": "motia-rt graph > flow.mmd",
+    "openapi": "motia-rt openapi | head -20",
+    "emit": 'motia-rt emit --topic order.created --data \'{"orderId": "o1"}\'',
+    "start": "MOTIA_REDIS_URL=redis://127.0.0.1:6379/0 motia-rt start --port 3000 --with-worker",
+    "worker": "motia-rt worker --steps steps --concurrency 32",
+    "dead-letters": "motia-rt dead-letters --step ProcessPayment",
+    "redrive": "motia-rt redrive ProcessPayment:1700000000000-0",
+    "create": "motia-rt create my-app && cd my-app && pytest",
+}
 
 
-def _server_args(parser: argparse.ArgumentParser) -> None:
-    _steps_arg(parser)
-    parser.add_argument("--host", default=os.environ.get("MOTIA_HOST", "127.0.0.1"),
-                        help="bind address (env MOTIA_HOST, default 127.0.0.1: loopback only)")  # fmt: skip
-    parser.add_argument("--port", type=int, default=int(os.environ.get("MOTIA_PORT", "3000")))
+def _sub(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, text: str
+) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` ends with an example."""
+    example = "\n".join("  " + line for line in EXAMPLES.get(name, "").splitlines())
+    return sub.add_parser(name, help=text, description=text, epilog=f"example:\n{example}",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
 
 
-def _parser() -> argparse.ArgumentParser:
+def _steps_arg(parser: argparse.ArgumentParser, settings: ProjectSettings) -> None:
+    default = os.environ.get("MOTIA_STEPS") or str(settings.steps or "steps")
+    parser.add_argument("--steps", default=default, help="folder of *_step.py (env MOTIA_STEPS, "
+                        "[tool.motia] steps, default steps)")  # fmt: skip
+
+
+def _server_args(parser: argparse.ArgumentParser, settings: ProjectSettings) -> None:
+    _steps_arg(parser, settings)
+    host = os.environ.get("MOTIA_HOST") or settings.host or "127.0.0.1"
+    parser.add_argument("--host", default=host, help="bind address (env MOTIA_HOST, [tool.motia] "
+                        "host, default 127.0.0.1: loopback only)")  # fmt: skip
+    port = os.environ.get("MOTIA_PORT") or settings.port or 3000
+    parser.add_argument("--port", type=int, default=int(port),
+                        help="TCP port (env MOTIA_PORT, [tool.motia] port, default 3000)")  # fmt: skip
+
+
+def _parser(settings: ProjectSettings | None = None) -> argparse.ArgumentParser:
+    settings = settings or ProjectSettings()
     parser = argparse.ArgumentParser(prog="motia-rt", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
-    dev = sub.add_parser("dev", help="dev server: in-memory state and topics, reloads on change")
-    _server_args(dev)
+    dev = _sub(sub, "dev", "dev server: in-memory state and topics, reloads on change")
+    _server_args(dev, settings)
     dev.add_argument("--no-cron", action="store_true", help="do not run cron steps on schedule")
     dev.add_argument("--no-reload", action="store_true", help="do not watch the steps folder")
     dev.add_argument("--http", metavar="FILE::NAME", default=None,
@@ -67,13 +101,15 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (("routes", "list the HTTP routes of the api steps"),
                        ("graph", "print the flow as a Mermaid diagram"),
                        ("openapi", "print the OpenAPI document of the api steps")):  # fmt: skip
-        _steps_arg(sub.add_parser(name, help=text))
-    emit = sub.add_parser("emit", help="emit an event into a running server")
+        _steps_arg(_sub(sub, name, text), settings)
+    emit = _sub(sub, "emit", "emit an event into a running server")
     emit.add_argument("--topic", required=True)
     emit.add_argument("--data", default="{}", help="JSON data (default {})")
     emit.add_argument("--url", default=os.environ.get("MOTIA_URL", "http://127.0.0.1:3000"))
     emit.add_argument("--token", default=os.environ.get("MOTIA_DEV_TOKEN"))
-    _redis_parsers(sub)
+    _redis_parsers(sub, settings)
+    create = _sub(sub, "create", "write a new project: steps, scenarios, tests, pyproject.toml")
+    create.add_argument("dir", help="the project folder (created; must be empty if it exists)")
     for name, fn in COMMANDS.items():
         if name not in sub.choices:  # commands registered by other modules
             sub.add_parser(name, help=fn.__doc__)
@@ -154,7 +190,9 @@ def _emit(args: argparse.Namespace) -> int:
     return 0 if response.status_code < 300 else 1
 
 
-def _redis_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _redis_parsers(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], settings: ProjectSettings
+) -> None:
     """``start``, ``worker``, ``dead-letters``, ``redrive``: distributed mode on Redis."""
 
     def redis(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -169,18 +207,18 @@ def _redis_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         p.add_argument("--shutdown-timeout", type=float, help="seconds running handlers get on "
                        "SIGTERM (env MOTIA_SHUTDOWN_TIMEOUT, default 25)")  # fmt: skip
 
-    start = sub.add_parser("start", help="serve HTTP and cron on Redis; workers consume events")
-    _server_args(start)
+    start = _sub(sub, "start", "serve HTTP and cron on Redis; workers consume events")
+    _server_args(start, settings)
     process(start)
     start.add_argument("--no-cron", action="store_true", help="do not run cron steps on schedule")
     start.add_argument("--with-worker", action="store_true", help="also consume events here")
-    worker = sub.add_parser("worker", help="consume events from Redis (no HTTP, no cron)")
-    _steps_arg(worker)
+    worker = _sub(sub, "worker", "consume events from Redis (no HTTP, no cron)")
+    _steps_arg(worker, settings)
     process(worker)
-    letters = redis(sub.add_parser("dead-letters", help="list the dead letters kept in Redis"))
+    letters = redis(_sub(sub, "dead-letters", "list the dead letters kept in Redis"))
     letters.add_argument("--step", help="only this step's")
     letters.add_argument("--json", action="store_true", help="one JSON object per line")
-    redrive = redis(sub.add_parser("redrive", help="deliver a dead letter again, as attempt 1"))
+    redrive = redis(_sub(sub, "redrive", "deliver a dead letter again, as attempt 1"))
     redrive.add_argument("id", help="a dead-letter id as `motia-rt dead-letters` prints it")
 
 
@@ -213,14 +251,49 @@ def _redrive(args: argparse.Namespace) -> int:
     return redrive(RedisSettings.for_command(args), args.id)
 
 
+@command("create")
+def _create(args: argparse.Namespace) -> int:
+    from .scaffold import ScaffoldError, create_project
+
+    try:
+        written = create_project(Path(args.dir))
+    except ScaffoldError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {len(written)} files to {args.dir}; next:\n  cd {args.dir}\n  motia-rt dev\n  pytest"
+    )
+    return 0
+
+
+_SERVERS = ("dev", "start", "worker")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = project_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    args = _parser(settings).parse_args(argv)
+    # Servers log each request and handler run; a one-shot client command prints only its answer.
+    level = logging.INFO if args.command in _SERVERS else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         return COMMANDS[args.command](args)
     except StepLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return quiet_broken_pipe()
+
+
+def quiet_broken_pipe() -> int:
+    """The reader went away (``motia-rt openapi | head``): exit as ``cat`` does, no traceback.
+    stdout is pointed at /dev/null so the interpreter's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141  # 128 + SIGPIPE, what a shell reports for a writer killed by the pipe
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from typing import Any
 from .cron_expression import CronExpressionError, croniter_form
 from .errors import StepLoadError
 from .schema import Schema, SchemaError
+from .settings import validation_default
 from .steps import Step, StepRegistry, route_key, route_pattern
 
 __all__ = ["load_steps"]
@@ -221,8 +222,8 @@ def _build(file: Path, module: types.ModuleType) -> Step:
         if not isinstance(mw, list | tuple) or not all(inspect.iscoroutinefunction(m) for m in mw):
             raise StepLoadError(file, "middleware", "must be a list of async functions",
                                 "use `async def mw(req, context, next): return await next()`")  # fmt: skip
-        # Request bodies validate in pydantic's strict mode unless the step opts out.
-        strict = check.choice("validation", ("strict", "lax"), "strict") == "strict"
+        # Request bodies validate in pydantic's strict mode unless the step or project opts out.
+        strict = check.choice("validation", ("strict", "lax"), validation_default(file)) == "strict"
         return Step(
             **common, path=path, method=method,
             body=check.schema("bodySchema", strict=True if strict else None),

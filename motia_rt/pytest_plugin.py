@@ -1,7 +1,9 @@
 """pytest plugin (entry point ``motia``): a ``motia_runtime`` fixture over the project's steps.
 
-The steps folder is ``steps/`` under pytest's rootdir, or the ini option ``motia_steps``.
-The fixture needs pytest-asyncio (tests are ``async def``).
+The steps folder is the ini option ``motia_steps``, else ``steps`` in ``[tool.motia]`` of the
+project's pyproject.toml, else ``steps/``, under pytest's rootdir. The fixture is async: it needs
+pytest-asyncio (installed with motia-sim) and ``asyncio_mode = "auto"`` in the pytest settings
+(or ``@pytest.mark.asyncio`` on each test).
 """
 
 from __future__ import annotations
@@ -11,11 +13,21 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["motia_runtime"]
+from .settings import project_settings
+
+__all__ = ["motia_runtime", "steps_folder"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini("motia_steps", "folder of the app's *_step.py files", default="steps")
+    parser.addini("motia_steps", "folder of the app's *_step.py files (default: [tool.motia] "
+                  "steps, else steps)", default="")  # fmt: skip
+
+
+def steps_folder(config: pytest.Config) -> Path:
+    """The project's steps folder as this plugin sees it (ini, then ``[tool.motia]``)."""
+    root = Path(str(config.rootpath))
+    ini = str(config.getini("motia_steps"))
+    return root / ini if ini else project_settings(root).steps or root / "steps"
 
 
 try:
@@ -28,6 +40,5 @@ else:
     @pytest_asyncio.fixture
     async def motia_runtime(request: pytest.FixtureRequest) -> AsyncIterator[Runtime]:
         """A started ``motia_rt.testing.Runtime`` over the project's steps (fresh per test)."""
-        steps = Path(str(request.config.rootpath)) / str(request.config.getini("motia_steps"))
-        async with Runtime(steps) as runtime:
+        async with Runtime(steps_folder(request.config)) as runtime:
             yield runtime

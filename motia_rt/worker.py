@@ -275,7 +275,10 @@ def redrive(settings: RedisSettings, dead_letter_id: str) -> int:
         try:
             delivery = await settings.transport(client, consume=False).redrive(dead_letter_id)
         except KeyError as exc:
-            print(f"error: {exc.args[0]}", file=sys.stderr)
+            # The transport's message names the Python call; at a shell, name the command.
+            problem = str(exc.args[0]).split("; list them with")[0]
+            hint = f"motia-rt dead-letters --prefix {settings.prefix}"
+            print(f"error: {problem}; list them with `{hint}`", file=sys.stderr)
             return 1
         finally:
             await client.aclose()

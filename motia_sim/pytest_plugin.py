@@ -3,6 +3,10 @@
 scenarios/orders.py::happy_path[sim]       seed 0, no faults, invariants checked
 scenarios/orders.py::happy_path[runtime]   the real in-process runtime, real time
 scenarios/orders.py::happy_path[fuzz]      Hypothesis fault plans (--motia-examples, default 25)
+
+The number of fuzzed examples: ``--motia-examples``, else the ini ``motia_examples``, else
+``examples`` in ``[tool.motia.fuzz]`` of the project's pyproject.toml, else 25. The scenario
+folder: the ini ``motia_scenarios``, else ``scenarios`` in ``[tool.motia]``, else ``scenarios/``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 import pytest
 
 from motia_rt.harness import Harness
+from motia_rt.settings import project_settings
 from motia_rt.state.memory import MemoryStateStore
 from motia_rt.testing import Runtime
 from motia_rt.transport.memory import MemoryTransport
@@ -22,20 +27,37 @@ from .fuzzing import _failed, failure_message, fuzz, run_scenario
 from .invariants import InvariantViolation, World
 from .scenario import Mode, Scenario, load_scenarios
 
-__all__ = ["ScenarioFile", "ScenarioItem", "run_on_runtime"]
+__all__ = ["ScenarioFile", "ScenarioItem", "fuzz_examples", "run_on_runtime", "scenario_folder"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("motia-sim")
     group.addoption("--motia-examples", type=int, default=None,
-                    help="fuzzed examples per scenario (default: ini motia_examples, 25)")  # fmt: skip
-    parser.addini("motia_examples", "fuzzed examples per scenario", default="25")
-    parser.addini("motia_scenarios", "folder of scenario files", default="scenarios")
+                    help="fuzzed examples per scenario (default: ini motia_examples, "
+                    "[tool.motia.fuzz] examples, else 25)")  # fmt: skip
+    parser.addini("motia_examples", "fuzzed examples per scenario", default="")
+    parser.addini("motia_scenarios", "folder of scenario files", default="")
+
+
+def fuzz_examples(config: pytest.Config) -> int:
+    """Fuzzed examples per scenario: the option, the ini, ``[tool.motia.fuzz]``, then 25."""
+    option = config.getoption("--motia-examples")
+    if option is not None:
+        return int(option)
+    ini = str(config.getini("motia_examples"))
+    if ini:
+        return int(ini)
+    return project_settings(Path(str(config.rootpath))).fuzz_examples or 25
+
+
+def scenario_folder(config: pytest.Config) -> Path:
+    root = Path(str(config.rootpath))
+    ini = str(config.getini("motia_scenarios"))
+    return root / ini if ini else project_settings(root).scenarios or root / "scenarios"
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    config = parent.config
-    folder = Path(str(config.rootpath)) / str(config.getini("motia_scenarios"))
+    folder = scenario_folder(parent.config)
     if file_path.suffix == ".py" and not file_path.name.startswith(("_", "test_", "conftest")):
         if folder in file_path.parents:
             return ScenarioFile.from_parent(parent, path=file_path)
@@ -67,11 +89,7 @@ class ScenarioItem(pytest.Item):
         elif self.mode == "runtime":
             run_on_runtime(s)
         else:
-            option = self.config.getoption("--motia-examples")
-            examples = (
-                option if option is not None else int(str(self.config.getini("motia_examples")))
-            )
-            fuzz(s, max_examples=examples, report=print)
+            fuzz(s, max_examples=fuzz_examples(self.config), report=print)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, InvariantViolation):
