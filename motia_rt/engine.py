@@ -206,6 +206,12 @@ class Engine:
     async def _publish(
         self, source: str, topic: str, data: Any, trace_id: str, group_id: str | None
     ) -> Message:
+        if group_id is not None and type(group_id) is not str:
+            # Checked before anything is queued: a transport keys FIFO groups by it.
+            raise TypeError(
+                f"messageGroupId of the emit to {topic!r} must be a string naming the FIFO "
+                f"group (an order id, an account id), got {type(group_id).__name__} {group_id!r}"
+            )
         try:
             raw = encode_json(data)
         except TypeError:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from motia_rt.engine import RetryPolicy
 from motia_rt.testing import Runtime
+from motia_rt.tracing import HandlerRun
 from tests.step_files import make_app
 
 FANOUT = {
@@ -294,3 +295,36 @@ def test_retry_policy_grows_exponentially_within_jitter() -> None:
     for attempt, nominal in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (5, 10.0), (9, 10.0)]:
         delay = policy.delay(attempt, rng)
         assert nominal * 0.5 <= delay <= nominal
+
+
+@pytest.mark.parametrize("group", [{"a": 1}, ["x"], 5, True])
+def test_an_emit_with_a_group_id_that_is_not_a_string_fails_the_run_and_queues_nothing(
+    tmp_path: Path, group: object
+) -> None:
+    steps = make_app(tmp_path, {
+        "a_step.py": """
+            config = {"type": "event", "name": "A", "subscribes": ["go"], "emits": ["fifo.t"],
+                      "infrastructure": {"queue": {"maxRetries": 0}}}
+
+            async def handler(input, context):
+                await context.emit({"topic": "fifo.t", "data": {}, "messageGroupId": input["g"]})
+        """,
+        "b_step.py": """
+            config = {"type": "event", "name": "B", "subscribes": ["fifo.t"], "emits": [],
+                      "infrastructure": {"queue": {"type": "fifo"}}}
+
+            async def handler(input, context):
+                pass
+        """,
+    })  # fmt: skip
+
+    async def scenario(rt: Runtime) -> list[HandlerRun]:
+        await rt.emit("go", {"g": group})
+        await rt.settle(timeout=5)  # nothing left queued that can never settle
+        return rt.runs()
+
+    (run,) = Runtime(steps).run(scenario)
+    assert run.step == "A" and run.error is not None
+    assert run.error.startswith(
+        "TypeError: messageGroupId of the emit to 'fifo.t' must be a string"
+    )
