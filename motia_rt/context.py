@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel
 
 from .errors import UnknownService
 from .ports import JSON, Message, StateStore
 from .schema import to_json
+from .steps import Trigger
 
-__all__ = ["FlowContext", "ServiceRegistry", "StateAccess", "StepLogger"]
+__all__ = [
+    "INLINE_SYNC",
+    "FlowContext",
+    "ServiceRegistry",
+    "StateAccess",
+    "StepLogger",
+    "SyncHandlers",
+]
+
+SyncHandlers: TypeAlias = Literal["thread", "inline"]
+"""Where a synchronous handler runs: a worker thread (runtime) or inline on the loop (simulator)."""
+
+INLINE_SYNC: ContextVar[bool] = ContextVar("motia_inline_sync", default=False)
+"""True while synchronous handler code runs inline on the loop: nothing else can run until it
+returns, so a port offering other tasks a turn (the simulator's seeded interleavings) gives none."""
 
 EmitFn = Callable[[str, str, Any, str, "str | None"], Awaitable[Message]]
 
@@ -118,7 +134,8 @@ class StepLogger:
 class FlowContext:
     """The ``context`` argument of every handler."""
 
-    __slots__ = ("_emit", "_logger", "services", "state", "step", "trace_id")
+    __slots__ = ("_emit", "_logger", "services", "state", "step", "sync_handlers", "trace_id",
+                 "trigger")  # fmt: skip
 
     def __init__(
         self,
@@ -127,11 +144,15 @@ class FlowContext:
         emit: EmitFn,
         state: StateAccess,
         services: ServiceRegistry,
+        trigger: Trigger | None = None,
+        sync_handlers: SyncHandlers = "thread",
     ) -> None:
         self.step = step
         self.trace_id = trace_id
         self.state = state
         self.services = services
+        self.trigger = trigger
+        self.sync_handlers: SyncHandlers = sync_handlers
         self._logger: StepLogger | None = None
         self._emit = emit
 

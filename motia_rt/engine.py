@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from .context import FlowContext, ServiceRegistry, StateAccess
+from .context import FlowContext, ServiceRegistry, StateAccess, SyncHandlers
 from .deadlines import Deadlines
 from .errors import EmitNotDeclared, HandlerCrash, InputValidationError, describe_error
 from .ports import (
@@ -86,6 +86,7 @@ class Engine:
         rng: random.Random | None = None,
         retry: RetryPolicy | None = None,
         history: int = 100_000,
+        sync_handlers: SyncHandlers = "thread",
     ) -> None:
         self.registry = registry
         self.clock = clock
@@ -94,6 +95,9 @@ class Engine:
         self.rng = rng if rng is not None else random.Random()
         self.ids = IdSource(self.rng)
         self.retry_policy = retry or RetryPolicy()
+        # Where a synchronous (``def``) handler runs: a worker thread, so it never blocks the loop
+        # (the runtime), or inline on the loop, deterministic (the simulator, which has no threads).
+        self.sync_handlers: SyncHandlers = sync_handlers
         self.services = ServiceRegistry({**registry.default_services(), **(services or {})})
         self.events: deque[Message] = deque(maxlen=history)
         self.runs: deque[HandlerRun] = deque(maxlen=history)
@@ -156,7 +160,7 @@ class Engine:
 
     async def run_cron(self, name: str, trace_id: str | None = None) -> HandlerRun:
         """Run a cron step's handler once, now. Failures are recorded on the run, not raised."""
-        step = self.registry[name]
+        step = self.registry.cron_target(name)
         if step.kind != "cron" or step.handler is None:
             raise ValueError(f"step {name!r} is a {step.kind} step, not a cron step")
         run = HandlerRun(step.name, "cron", trace_id or self.ids.trace_id(), self.clock.now())
@@ -168,7 +172,8 @@ class Engine:
         return self.ids.trace_id()
 
     def context(self, step: Step, trace_id: str) -> FlowContext:
-        return FlowContext(step.name, trace_id, self._emit, self._state_access, self.services)
+        return FlowContext(step.name, trace_id, self._emit, self._state_access, self.services,
+                           step.trigger, self.sync_handlers)  # fmt: skip
 
     # -- dead letters and quiescence -------------------------------------------------------------
 
@@ -220,8 +225,8 @@ class Engine:
         return message
 
     async def _deliver(self, delivery: Delivery) -> None:
-        step = self.registry[delivery.subscription.step]
         message = delivery.message
+        step = self.registry.delivery_target(delivery.subscription.step, message.topic)
         run = HandlerRun(step.name, "event", message.trace_id, self.clock.now(),
                          delivery.attempt, message.topic, message.id)  # fmt: skip
         try:
