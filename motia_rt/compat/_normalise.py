@@ -114,7 +114,7 @@ def build_v1_step(file: Path, module: Any, base: Callable[..., dict[str, Any]]) 
         if kind in ("state", "stream"):
             warnings.warn(StepConfigWarning(
                 f"{file}: step {name!r}: triggers[{index}] is a {kind} trigger, which this "
-                "runtime does not fire yet; the step's other triggers work"), stacklevel=2)  # fmt: skip
+                "runtime does not fire yet; any other trigger of the step still works"), stacklevel=2)  # fmt: skip
             continue
         fields: dict[str, Any]
         if kind == "http":
@@ -136,9 +136,9 @@ def build_v1_step(file: Path, module: Any, base: Callable[..., dict[str, Any]]) 
         views.append(Step(**{**common, **fields}, trigger=trigger, handler=None, config=config,
                           file=file))  # fmt: skip
     if not views:
-        raise check.fail("triggers", "has no http, queue or cron trigger this runtime can fire",
-                         "add one, or keep the step out of the steps folder until state and "
-                         "stream triggers are supported")  # fmt: skip
+        # Only state or stream triggers (warned about above): the step loads and never runs, so
+        # the rest of the app still starts.
+        return Step(**common, kind="noop", handler=None, config=config, file=file)
     run = wrap_handler(handler, middleware)
     views = [dataclasses.replace(v, handler=run) for v in views]
     topics = tuple(dict.fromkeys(t for v in views for t in v.subscribes))

@@ -174,3 +174,18 @@ def test_the_simulator_gives_the_same_trace_for_the_same_seed(tmp_path: Path) ->
     assert sum(e.kind == "state" for e in runs[0].trace.entries) == 2
     # Checked run by run too: the simulator's own determinism check passes.
     Simulation(registry, seed=3, check_determinism=True).run(scenario)
+
+
+def test_a_one_argument_handler_and_a_dict_with_status_code(tmp_path: Path) -> None:
+    source = """
+        from motia import http
+        config = {"name": "One", "triggers": [http("GET", "/one")]}
+        def handler(request):
+            return {"status_code": 203, "body": {"q": request.query_params.get("q")}}
+    """
+
+    async def scenario(rt: Runtime) -> None:
+        response = await rt.get("/one?q=x")
+        assert (response.status_code, response.json()) == (203, {"q": "x"})
+
+    Runtime(_app(tmp_path, source)).run(scenario)

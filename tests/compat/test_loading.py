@@ -118,12 +118,13 @@ def test_state_and_stream_triggers_warn_and_the_others_still_load(tmp_path: Path
     assert [v.kind for v in registry["Watch"].views] == ["api"]
 
 
-def test_a_step_with_only_state_triggers_is_refused(tmp_path: Path) -> None:
+def test_a_step_with_only_state_triggers_loads_inert(tmp_path: Path) -> None:
     source = "from motia import state\nconfig = {'name': 'S', 'triggers': [state()]}\n"
     source += "def handler(i, c): pass\n"
-    with warnings.catch_warnings(), pytest.raises(StepLoadError, match="no http, queue or cron"):
-        warnings.simplefilter("ignore")
-        load_steps(make_app(tmp_path / "steps", {"s_step.py": source}))
+    with pytest.warns(StepConfigWarning, match="does not fire yet"):
+        registry = load_steps(make_app(tmp_path / "steps", {"s_step.py": source}))
+    assert registry["S"].kind == "noop" and registry["S"].handler is None
+    assert registry.subscriptions() == [] and registry.of_kind("noop") == [registry["S"]]
 
 
 @pytest.mark.parametrize(
