@@ -61,31 +61,47 @@ class ServiceRegistry:
         return sorted(object.__getattribute__(self, "_bindings").items())
 
 
-class StateAccess:
-    """``context.state``: the store, with pydantic models turned into JSON on the way in."""
+StateWatcher = Callable[[str, str, "JSON | None", "JSON | None"], None]
+"""``watch(group, key, old, new)``: told of every change a handler makes through ``context.state``
+(``new`` is None for a delete)."""
 
-    __slots__ = ("_store",)
+
+class StateAccess:
+    """``context.state``: the store, with pydantic models turned into JSON on the way in, and an
+    optional ``watch`` told of every change (state triggers)."""
+
+    __slots__ = ("_store", "watch")
 
     def __init__(self, store: StateStore) -> None:
         self._store = store
+        self.watch: StateWatcher | None = None
 
     async def get(self, group: str, key: str) -> JSON | None:
         return await self._store.get(group, key)
 
     async def set(self, group: str, key: str, value: Any) -> JSON:
+        watch = self.watch
+        # The old value is read only when someone watches: apps without state triggers pay nothing.
+        old = await self._store.get(group, key) if watch is not None else None
         if isinstance(value, BaseModel):
             value = value.model_dump(mode="json")
         try:
-            return await self._store.set(group, key, value)
+            stored = await self._store.set(group, key, value)
         except TypeError:
             # Models nested in plain containers (rare): convert them all and try once more.
             converted = to_json(value)
             if converted == value:
                 raise
-            return await self._store.set(group, key, converted)
+            stored = await self._store.set(group, key, converted)
+        if watch is not None:
+            watch(group, key, old, stored)
+        return stored
 
     async def delete(self, group: str, key: str) -> JSON | None:
-        return await self._store.delete(group, key)
+        old = await self._store.delete(group, key)
+        if self.watch is not None and old is not None:
+            self.watch(group, key, old, None)
+        return old
 
     async def get_group(self, group: str) -> list[JSON]:
         return await self._store.get_group(group)

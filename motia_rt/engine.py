@@ -103,6 +103,8 @@ class Engine:
         self.runs: deque[HandlerRun] = deque(maxlen=history)
         self._observers: list[EngineObserver] = []
         self._state_access = StateAccess(state)
+        self._watch_state(registry)
+        self._spawned: set[asyncio.Task[HandlerRun]] = set()
         self._deadlines = Deadlines()
         self._active = 0
         self._quiet: asyncio.Event | None = None
@@ -117,12 +119,15 @@ class Engine:
             self._started = True
 
     async def close(self) -> None:
+        for task in list(self._spawned):  # state trigger runs still going
+            task.cancel()
         await self.transport.close()
 
     def reload(self, registry: StepRegistry) -> None:
         """Serve a new version of the steps (dev reload): same state, services and transport;
         deliveries already running finish on the old code."""
         self.registry = registry
+        self._watch_state(registry)
         if self._started:
             self.transport.bind(registry.subscriptions(), self._deliver)
 
@@ -167,6 +172,36 @@ class Engine:
         handler, ctx = step.handler, self.context(step, run.trace_id)
         await self._supervised(run, step, lambda: handler(ctx), reraise=False)
         return run
+
+    async def run_state(self, step: Step, change: Mapping[str, Any], trace_id: str) -> HandlerRun:
+        """Run a state trigger's view for one change (``{"groupId", "itemId", "oldValue",
+        "newValue"}``). Failures are recorded on the run, not raised."""
+        run = HandlerRun(step.name, "state", trace_id, self.clock.now())
+        handler, ctx = step.handler, self.context(step, trace_id)
+        assert handler is not None
+        await self._supervised(run, step, lambda: handler(dict(change), ctx), reraise=False)
+        return run
+
+    def _watch_state(self, registry: StepRegistry) -> None:
+        self._state_access.watch = self._state_changed if registry.of_kind("state") else None
+
+    def _state_changed(self, group: str, key: str, old: Any, new: Any) -> None:
+        # Each state trigger runs in a task of its own, as a cron tick does: the writer goes on.
+        current = CURRENT_RUN.get()
+        trace_id = current.trace_id if current is not None else self.ids.trace_id()
+        change = {"type": "state", "groupId": group, "itemId": key, "oldValue": old,
+                  "newValue": new}  # fmt: skip
+        for view in self.registry.of_kind("state"):
+            self._active += 1  # counted from now, so settle() waits for a run not yet started
+            task = asyncio.create_task(self.run_state(view, change, trace_id))
+            self._spawned.add(task)
+            task.add_done_callback(self._spawned_done)
+
+    def _spawned_done(self, task: asyncio.Task[Any]) -> None:
+        self._spawned.discard(task)
+        self._active -= 1
+        if self._active == 0 and self._quiet is not None:
+            self._quiet.set()
 
     def new_trace_id(self) -> str:
         return self.ids.trace_id()

@@ -21,7 +21,7 @@ __all__ = [
     "route_pattern",
 ]
 
-StepKind: TypeAlias = Literal["api", "event", "cron", "noop"]
+StepKind: TypeAlias = Literal["api", "event", "cron", "noop", "state"]
 TriggerKind: TypeAlias = Literal["http", "queue", "cron", "state", "stream"]
 
 _PARAM = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -111,7 +111,7 @@ def build_v1_step(file: Path, module: Any, base: Callable[..., dict[str, Any]]) 
         condition = spec.get("condition")
         if condition is not None and not callable(condition):
             raise tc.fail("condition", "is not callable", "pass `lambda input, ctx: ...`")
-        if kind in ("state", "stream"):
+        if kind == "stream":
             warnings.warn(StepConfigWarning(
                 f"{file}: step {name!r}: triggers[{index}] is a {kind} trigger, which this "
                 "runtime does not fire yet; any other trigger of the step still works"), stacklevel=2)  # fmt: skip
@@ -120,6 +120,8 @@ def build_v1_step(file: Path, module: Any, base: Callable[..., dict[str, Any]]) 
         if kind == "http":
             trigger, fields, mw = _http(file, tc, spec, index, condition)
             middleware[index] = mw
+        elif kind == "state":
+            trigger, fields = Trigger("state", index, condition=condition), {"kind": "state"}
         elif kind == "queue":
             trigger, fields = _queue(file, tc, spec, index, condition)
             if trigger.topic in seen_topics:
@@ -136,14 +138,18 @@ def build_v1_step(file: Path, module: Any, base: Callable[..., dict[str, Any]]) 
         views.append(Step(**{**common, **fields}, trigger=trigger, handler=None, config=config,
                           file=file))  # fmt: skip
     if not views:
-        # Only state or stream triggers (warned about above): the step loads and never runs, so
-        # the rest of the app still starts.
+        # Only stream triggers (warned about above): the step loads and never runs, so the rest
+        # of the app still starts.
         return Step(**common, kind="noop", handler=None, config=config, file=file)
     run = wrap_handler(handler, middleware)
     views = [dataclasses.replace(v, handler=run) for v in views]
     topics = tuple(dict.fromkeys(t for v in views for t in v.subscribes))
     first = views[0]
-    return dataclasses.replace(first, subscribes=topics, trigger=None, views=tuple(views))
+    # The step itself shows as its first trigger's kind (graphs, listings); a state trigger
+    # reacts to changes as a subscriber reacts to messages.
+    kind = "event" if first.kind == "state" else first.kind
+    return dataclasses.replace(first, kind=kind, subscribes=topics, trigger=None,
+                               views=tuple(views))  # fmt: skip
 
 
 def _http(file: Path, tc: ConfigChecker, spec: Mapping[str, Any], index: int,

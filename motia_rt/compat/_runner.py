@@ -27,7 +27,7 @@ from typing import Any
 from ..context import INLINE_SYNC
 from ..context import FlowContext as EngineContext
 from ..http import ApiRequest as EngineRequest
-from ._context import ApiRequest, ApiResponse, FlowContext
+from ._context import ApiRequest, ApiResponse, FlowContext, StateTriggerInput
 
 __all__ = ["SKIPPED", "BlockingCallError", "OutsideHandlerError", "call_blocking", "wrap_handler"]
 
@@ -124,6 +124,8 @@ def wrap_handler(
         value = args[0] if len(args) == 2 else None
         if isinstance(value, EngineRequest):
             value = ApiRequest.of(value)
+        elif trigger.type == "state":
+            value = StateTriggerInput.model_validate(value)
         runner = _runner(engine_ctx)
         ctx: FlowContext[Any] = FlowContext(engine_ctx, trigger, value, runner)
         token = CURRENT.set(ctx)

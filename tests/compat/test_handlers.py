@@ -189,3 +189,51 @@ def test_a_one_argument_handler_and_a_dict_with_status_code(tmp_path: Path) -> N
         assert (response.status_code, response.json()) == (203, {"q": "x"})
 
     Runtime(_app(tmp_path, source)).run(scenario)
+
+
+STATE = """
+    from motia import StateTriggerInput, enqueue, http, state, stateManager
+    config = {"name": "OnUser", "enqueues": ["user.changed"], "triggers": [
+        state(condition=lambda change, ctx: change.group_id == "users")]}
+    def handler(change: StateTriggerInput, ctx):
+        enqueue({"topic": "user.changed", "data": {
+            "id": change.item_id, "old": change.old_value, "new": change.new_value,
+            "trigger": ctx.trigger.type}})
+"""
+
+WRITER = """
+    from motia import http, stateManager
+    config = {"name": "Write", "triggers": [http("POST", "/users/:id"), http("DELETE", "/users/:id")]}
+    def handler(request, ctx):
+        if request.method == "DELETE":
+            stateManager.delete("users", request.path_params["id"])
+        else:
+            stateManager.set("users", request.path_params["id"], request.body)
+            stateManager.set("other", request.path_params["id"], request.body)
+        return {"status": 200}
+"""
+
+
+@pytest.mark.parametrize("harness", ["runtime", "sim"])
+def test_a_state_trigger_fires_on_each_change_its_condition_accepts(
+    tmp_path: Path, harness: str
+) -> None:
+    async def scenario(h: Any) -> None:
+        await h.post("/users/u1", json={"name": "a"})
+        await h.post("/users/u1", json={"name": "b"})
+        await h.request("DELETE", "/users/u1")
+        await h.settle()
+        changes = [m.data for m in h.emitted("user.changed")]
+        assert changes == [
+            {"id": "u1", "old": None, "new": {"name": "a"}, "trigger": "state"},
+            {"id": "u1", "old": {"name": "a"}, "new": {"name": "b"}, "trigger": "state"},
+            {"id": "u1", "old": {"name": "b"}, "new": None, "trigger": "state"},
+        ]
+        # The group "other" changed too; the condition skipped those runs.
+        assert len(h.runs("OnUser")) == 5  # 3 changes to "users", 2 to "other"
+
+    steps = _app(tmp_path, STATE, WRITER)
+    if harness == "runtime":
+        Runtime(steps).run(scenario)
+    else:
+        Simulation(steps).run(scenario)

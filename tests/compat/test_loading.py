@@ -104,7 +104,7 @@ def test_a_route_taken_by_a_classic_step_is_refused_to_a_trigger(tmp_path: Path)
         load_steps(make_app(tmp_path / "steps", {"a_step.py": classic, "b_step.py": HTTP_STEP}))
 
 
-def test_state_and_stream_triggers_warn_and_the_others_still_load(tmp_path: Path) -> None:
+def test_stream_triggers_warn_and_the_others_still_load(tmp_path: Path) -> None:
     source = """
         from motia import http, state, stream
         config = {"name": "Watch", "triggers": [state(), stream("todo"), http("GET", "/w")]}
@@ -113,13 +113,14 @@ def test_state_and_stream_triggers_warn_and_the_others_still_load(tmp_path: Path
     with pytest.warns(StepConfigWarning) as caught:
         registry = load_steps(make_app(tmp_path / "steps", {"watch_step.py": source}))
     texts = [str(w.message) for w in caught]
-    assert any("'Watch'" in t and "triggers[0] is a state trigger" in t for t in texts)
-    assert any("triggers[1] is a stream trigger" in t for t in texts)
-    assert [v.kind for v in registry["Watch"].views] == ["api"]
+    assert any("'Watch'" in t and "triggers[1] is a stream trigger" in t for t in texts)
+    assert not any("triggers[0]" in t for t in texts)
+    assert [v.kind for v in registry["Watch"].views] == ["state", "api"]
+    assert registry["Watch"].kind == "event"  # shown as a reacting step
 
 
-def test_a_step_with_only_state_triggers_loads_inert(tmp_path: Path) -> None:
-    source = "from motia import state\nconfig = {'name': 'S', 'triggers': [state()]}\n"
+def test_a_step_with_only_stream_triggers_loads_inert(tmp_path: Path) -> None:
+    source = "from motia import stream\nconfig = {'name': 'S', 'triggers': [stream('todo')]}\n"
     source += "def handler(i, c): pass\n"
     with pytest.warns(StepConfigWarning, match="does not fire yet"):
         registry = load_steps(make_app(tmp_path / "steps", {"s_step.py": source}))

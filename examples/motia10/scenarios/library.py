@@ -53,6 +53,8 @@ async def borrow_review_remind(h: Any) -> None:
     assert notes.status_code == 200, notes.text
     assert sorted(n["loan"] for n in notes.json()) == sorted([short_id, long_id])
     assert set(await h.state.items("audit")) == {short_id, long_id}
+    # The state trigger saw each status change (and not the sweep's `reminded` flag below).
+    assert await h.state.get("history", long_id) == ["none->requested", "requested->approved"]
 
     # Cron: the sweep reminds each approved loan once; a paused sweep is skipped.
     run = await h.trigger_cron("OverdueSweep")
@@ -65,3 +67,4 @@ async def borrow_review_remind(h: Any) -> None:
     await h.trigger_cron("OverdueSweep")
     await h.settle()
     assert set(await h.state.items("reminders")) == {long_id}
+    assert await h.state.get("history", short_id) == ["none->requested", "requested->approved"]
