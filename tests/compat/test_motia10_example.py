@@ -24,3 +24,11 @@ def test_the_example_runs_in_the_simulator_the_same_way_for_the_same_seed() -> N
 
 def test_the_example_runs_on_the_runtime() -> None:
     run_on_runtime(resolve(REF))  # raises on a failed assertion or invariant
+
+
+def test_fuzzing_the_example_explores_faults_in_the_1_0_steps() -> None:
+    from motia_sim import fuzz
+
+    ref = f"{EXAMPLE / 'scenarios' / 'library.py'}::borrow_under_faults"
+    report = fuzz(resolve(ref), max_examples=30, report=None, derandomize=True)
+    assert {kind for _, kind in report.explored} >= {"crash", "duplicate"}

@@ -68,3 +68,29 @@ async def borrow_review_remind(h: Any) -> None:
     await h.settle()
     assert set(await h.state.items("reminders")) == {long_id}
     assert await h.state.get("history", short_id) == ["none->requested", "requested->approved"]
+
+
+def history_follows_the_loan(world: World) -> None:
+    """A loan's recorded history ends in the status the loan has (once all is quiet)."""
+    loans, history = world.group("loans"), world.group("history")
+    for loan_id, steps in history.items():
+        if loan_id in loans:
+            assert steps[-1].endswith("->" + loans[loan_id]["status"]), (loan_id, steps, loans)
+
+
+@scenario(
+    steps="../steps",
+    invariants=[audits_only_approved_loans, history_follows_the_loan],
+    modes=("sim", "fuzz"),
+)
+async def borrow_under_faults(h: Any) -> None:
+    """Only invariants: crashes, duplicates and delays may land anywhere in the 1.0 steps."""
+    for days in (7, 40):
+        for _ in range(5):  # a client retries a 5xx (a crash in the api step)
+            response = await h.post("/loans", json={"member": "bo", "isbn": DDIA, "days": days})
+            if response.status_code < 500:
+                break
+            await h.advance(1)
+    await h.settle()
+    await h.trigger_cron("OverdueSweep")
+    await h.settle()
