@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel
 
 from .errors import UnknownService
 from .ports import JSON, Message, StateStore
 from .schema import to_json
+from .steps import Trigger
 
-__all__ = ["FlowContext", "ServiceRegistry", "StateAccess", "StepLogger"]
+__all__ = [
+    "INLINE_SYNC",
+    "FlowContext",
+    "ServiceRegistry",
+    "StateAccess",
+    "StepLogger",
+    "SyncHandlers",
+]
+
+SyncHandlers: TypeAlias = Literal["thread", "inline"]
+"""Where a synchronous handler runs: a worker thread (runtime) or inline on the loop (simulator)."""
+
+INLINE_SYNC: ContextVar[bool] = ContextVar("motia_inline_sync", default=False)
+"""True while synchronous handler code runs inline on the loop: nothing else can run until it
+returns, so a port offering other tasks a turn (the simulator's seeded interleavings) gives none."""
 
 EmitFn = Callable[[str, str, Any, str, "str | None"], Awaitable[Message]]
 
@@ -45,31 +61,47 @@ class ServiceRegistry:
         return sorted(object.__getattribute__(self, "_bindings").items())
 
 
-class StateAccess:
-    """``context.state``: the store, with pydantic models turned into JSON on the way in."""
+StateWatcher = Callable[[str, str, "JSON | None", "JSON | None"], None]
+"""``watch(group, key, old, new)``: told of every change a handler makes through ``context.state``
+(``new`` is None for a delete)."""
 
-    __slots__ = ("_store",)
+
+class StateAccess:
+    """``context.state``: the store, with pydantic models turned into JSON on the way in, and an
+    optional ``watch`` told of every change (state triggers)."""
+
+    __slots__ = ("_store", "watch")
 
     def __init__(self, store: StateStore) -> None:
         self._store = store
+        self.watch: StateWatcher | None = None
 
     async def get(self, group: str, key: str) -> JSON | None:
         return await self._store.get(group, key)
 
     async def set(self, group: str, key: str, value: Any) -> JSON:
+        watch = self.watch
+        # The old value is read only when someone watches: apps without state triggers pay nothing.
+        old = await self._store.get(group, key) if watch is not None else None
         if isinstance(value, BaseModel):
             value = value.model_dump(mode="json")
         try:
-            return await self._store.set(group, key, value)
+            stored = await self._store.set(group, key, value)
         except TypeError:
             # Models nested in plain containers (rare): convert them all and try once more.
             converted = to_json(value)
             if converted == value:
                 raise
-            return await self._store.set(group, key, converted)
+            stored = await self._store.set(group, key, converted)
+        if watch is not None:
+            watch(group, key, old, stored)
+        return stored
 
     async def delete(self, group: str, key: str) -> JSON | None:
-        return await self._store.delete(group, key)
+        old = await self._store.delete(group, key)
+        if self.watch is not None and old is not None:
+            self.watch(group, key, old, None)
+        return old
 
     async def get_group(self, group: str) -> list[JSON]:
         return await self._store.get_group(group)
@@ -118,7 +150,8 @@ class StepLogger:
 class FlowContext:
     """The ``context`` argument of every handler."""
 
-    __slots__ = ("_emit", "_logger", "services", "state", "step", "trace_id")
+    __slots__ = ("_emit", "_logger", "services", "state", "step", "sync_handlers", "trace_id",
+                 "trigger")  # fmt: skip
 
     def __init__(
         self,
@@ -127,11 +160,15 @@ class FlowContext:
         emit: EmitFn,
         state: StateAccess,
         services: ServiceRegistry,
+        trigger: Trigger | None = None,
+        sync_handlers: SyncHandlers = "thread",
     ) -> None:
         self.step = step
         self.trace_id = trace_id
         self.state = state
         self.services = services
+        self.trigger = trigger
+        self.sync_handlers: SyncHandlers = sync_handlers
         self._logger: StepLogger | None = None
         self._emit = emit
 

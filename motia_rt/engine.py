@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from .context import FlowContext, ServiceRegistry, StateAccess
+from .context import FlowContext, ServiceRegistry, StateAccess, SyncHandlers
 from .deadlines import Deadlines
 from .errors import EmitNotDeclared, HandlerCrash, InputValidationError, describe_error
 from .ports import (
@@ -86,6 +86,7 @@ class Engine:
         rng: random.Random | None = None,
         retry: RetryPolicy | None = None,
         history: int = 100_000,
+        sync_handlers: SyncHandlers = "thread",
     ) -> None:
         self.registry = registry
         self.clock = clock
@@ -94,11 +95,16 @@ class Engine:
         self.rng = rng if rng is not None else random.Random()
         self.ids = IdSource(self.rng)
         self.retry_policy = retry or RetryPolicy()
+        # Where a synchronous (``def``) handler runs: a worker thread, so it never blocks the loop
+        # (the runtime), or inline on the loop, deterministic (the simulator, which has no threads).
+        self.sync_handlers: SyncHandlers = sync_handlers
         self.services = ServiceRegistry({**registry.default_services(), **(services or {})})
         self.events: deque[Message] = deque(maxlen=history)
         self.runs: deque[HandlerRun] = deque(maxlen=history)
         self._observers: list[EngineObserver] = []
         self._state_access = StateAccess(state)
+        self._watch_state(registry)
+        self._spawned: set[asyncio.Task[HandlerRun]] = set()
         self._deadlines = Deadlines()
         self._active = 0
         self._quiet: asyncio.Event | None = None
@@ -113,12 +119,15 @@ class Engine:
             self._started = True
 
     async def close(self) -> None:
+        for task in list(self._spawned):  # state trigger runs still going
+            task.cancel()
         await self.transport.close()
 
     def reload(self, registry: StepRegistry) -> None:
         """Serve a new version of the steps (dev reload): same state, services and transport;
         deliveries already running finish on the old code."""
         self.registry = registry
+        self._watch_state(registry)
         if self._started:
             self.transport.bind(registry.subscriptions(), self._deliver)
 
@@ -156,7 +165,7 @@ class Engine:
 
     async def run_cron(self, name: str, trace_id: str | None = None) -> HandlerRun:
         """Run a cron step's handler once, now. Failures are recorded on the run, not raised."""
-        step = self.registry[name]
+        step = self.registry.cron_target(name)
         if step.kind != "cron" or step.handler is None:
             raise ValueError(f"step {name!r} is a {step.kind} step, not a cron step")
         run = HandlerRun(step.name, "cron", trace_id or self.ids.trace_id(), self.clock.now())
@@ -164,11 +173,42 @@ class Engine:
         await self._supervised(run, step, lambda: handler(ctx), reraise=False)
         return run
 
+    async def run_state(self, step: Step, change: Mapping[str, Any], trace_id: str) -> HandlerRun:
+        """Run a state trigger's view for one change (``{"groupId", "itemId", "oldValue",
+        "newValue"}``). Failures are recorded on the run, not raised."""
+        run = HandlerRun(step.name, "state", trace_id, self.clock.now())
+        handler, ctx = step.handler, self.context(step, trace_id)
+        assert handler is not None
+        await self._supervised(run, step, lambda: handler(dict(change), ctx), reraise=False)
+        return run
+
+    def _watch_state(self, registry: StepRegistry) -> None:
+        self._state_access.watch = self._state_changed if registry.of_kind("state") else None
+
+    def _state_changed(self, group: str, key: str, old: Any, new: Any) -> None:
+        # Each state trigger runs in a task of its own, as a cron tick does: the writer goes on.
+        current = CURRENT_RUN.get()
+        trace_id = current.trace_id if current is not None else self.ids.trace_id()
+        change = {"type": "state", "groupId": group, "itemId": key, "oldValue": old,
+                  "newValue": new}  # fmt: skip
+        for view in self.registry.of_kind("state"):
+            self._active += 1  # counted from now, so settle() waits for a run not yet started
+            task = asyncio.create_task(self.run_state(view, change, trace_id))
+            self._spawned.add(task)
+            task.add_done_callback(self._spawned_done)
+
+    def _spawned_done(self, task: asyncio.Task[Any]) -> None:
+        self._spawned.discard(task)
+        self._active -= 1
+        if self._active == 0 and self._quiet is not None:
+            self._quiet.set()
+
     def new_trace_id(self) -> str:
         return self.ids.trace_id()
 
     def context(self, step: Step, trace_id: str) -> FlowContext:
-        return FlowContext(step.name, trace_id, self._emit, self._state_access, self.services)
+        return FlowContext(step.name, trace_id, self._emit, self._state_access, self.services,
+                           step.trigger, self.sync_handlers)  # fmt: skip
 
     # -- dead letters and quiescence -------------------------------------------------------------
 
@@ -226,8 +266,8 @@ class Engine:
         return message
 
     async def _deliver(self, delivery: Delivery) -> None:
-        step = self.registry[delivery.subscription.step]
         message = delivery.message
+        step = self.registry.delivery_target(delivery.subscription.step, message.topic)
         run = HandlerRun(step.name, "event", message.trace_id, self.clock.now(),
                          delivery.attempt, message.topic, message.id)  # fmt: skip
         try:

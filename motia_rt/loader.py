@@ -14,16 +14,19 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import inspect
-import math
 import sys
 import types
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .compat import install_motia_module
+from .compat._builders import StepDefinition
+from .compat._normalise import build_v1_step, is_v1_config, warn_unknown_keys
+from .config_checker import ConfigChecker
 from .cron_expression import CronExpressionError, croniter_form
 from .errors import StepLoadError
-from .schema import Schema, SchemaError
+from .project import make_importable, step_folders
 from .settings import validation_default
 from .steps import Step, StepRegistry, route_key, route_pattern
 
@@ -37,6 +40,11 @@ _ARITY = {"api": ("(req, context)", 2), "event": ("(input, context)", 2), "cron"
 def load_steps(directory: str | Path, *, errors: list[StepLoadError] | None = None) -> StepRegistry:
     """Load and validate every ``*_step.py`` under ``directory`` (recursively, sorted by path).
 
+    ``directory`` is a steps folder; one named ``steps`` or ``src`` is searched with its sibling
+    of the other name, and their parent (the project root) is put first on ``sys.path``, as Motia
+    does (``motia_rt.project``). Classic steps (``type``) and Motia 1.0 steps (``triggers``) load
+    side by side; unknown config keys warn (``StepConfigWarning``) naming the step and the key.
+
     Raises ``StepLoadError`` naming the file, the config field and the fix for: a missing or
     non-dict ``config``, an unknown ``type``, a missing or ill-typed field, an invalid schema or cron
     expression, a duplicate step name, two api steps on one method and path, and a handler that is
@@ -45,28 +53,34 @@ def load_steps(directory: str | Path, *, errors: list[StepLoadError] | None = No
     With an ``errors`` list, a broken file is skipped and its error appended instead (the dev
     server keeps serving the other steps).
     """
-    root = Path(directory).resolve()
-    if not root.is_dir():
+    given = Path(directory).resolve()
+    if not given.is_dir():
         raise StepLoadError(
-            root, "steps directory", "does not exist", "pass the folder of *_step.py"
+            given, "steps directory", "does not exist", "pass the folder of *_step.py"
         )
-    package = _install_package(root)
+    project, folders = step_folders(given)
+    make_importable(project)
+    install_motia_module()
     steps: list[Step] = []
     names: dict[str, Path] = {}
     routes: dict[tuple[str, str], Path] = {}
-    for file in sorted(root.rglob("*_step.py")):
-        if any(p.startswith(".") or p == "__pycache__" for p in file.relative_to(root).parts):
-            continue
-        try:
-            step = _build(file, _import(package, root, file))
-            _check_unique(file, step, names, routes)
-        except StepLoadError as exc:
-            if errors is None:
-                raise
-            errors.append(exc)
-            continue
-        steps.append(step)
-    return StepRegistry(steps, root, _services_factory(package, root))
+    services = None
+    for root in folders:
+        package = _install_package(root)
+        for file in sorted(root.rglob("*_step.py")):
+            if any(p.startswith(".") or p == "__pycache__" for p in file.relative_to(root).parts):
+                continue
+            try:
+                step = _build(file, _import(package, root, file))
+                _check_unique(file, step, names, routes)
+            except StepLoadError as exc:
+                if errors is None:
+                    raise
+                errors.append(exc)
+                continue
+            steps.append(step)
+        services = services or _services_factory(package, root)
+    return StepRegistry(steps, given, services)
 
 
 def _check_unique(
@@ -77,12 +91,14 @@ def _check_unique(
             file, "name", f"step name {step.name!r} is already used by {names[step.name]}",
             "give every step a unique config['name']",
         )  # fmt: skip
-    if step.kind == "api":
-        assert step.path is not None and step.method is not None
-        key = (step.method, route_key(step.path))
+    for view in step.dispatch_views():
+        if view.kind != "api":
+            continue
+        assert view.path is not None and view.method is not None
+        key = (view.method, route_key(view.path))
         if key in routes:
             raise StepLoadError(
-                file, "path", f"{step.method} {step.path} is already served by {routes[key]}",
+                file, "path", f"{view.method} {view.path} is already served by {routes[key]}",
                 "change the path or method of one of the two steps",
             )  # fmt: skip
         routes[key] = file
@@ -166,36 +182,58 @@ def _services_factory(package: str, root: Path) -> Callable[[], dict[str, Any]] 
     return factory
 
 
-def _build(file: Path, module: types.ModuleType) -> Step:
-    config = getattr(module, "config", None)
-    if not isinstance(config, Mapping):
-        raise StepLoadError(
-            file,
-            "config",
-            "the module has no config dict",
-            "define a module-level `config = {...}`",
-        )
-    check = _Checker(file, config)
-    kind = check.choice("type", _KINDS)
-    name = check.text("name")
-    handler = getattr(module, "handler", None)
-    if kind != "noop":
-        _check_handler(file, kind, handler)
+_CLASSIC_KEYS = frozenset({
+    "type", "name", "description", "flows", "emits", "virtualEmits", "virtualSubscribes", "path",
+    "method", "bodySchema", "validation", "responseSchema", "queryParams", "middleware",
+    "subscribes", "input", "cron", "infrastructure", "includeFiles",
+})  # fmt: skip
+
+
+def _shared_fields(file: Path, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``Step`` fields classic and 1.0 configs write alike: name, flows, infrastructure."""
+    check = ConfigChecker(file, config)
     infra = check.mapping("infrastructure")
-    handler_infra = _Checker(file, infra, "infrastructure.").mapping("handler")
-    queue = _Checker(file, infra, "infrastructure.").mapping("queue")
-    hc = _Checker(file, handler_infra, "infrastructure.handler.")
-    qc = _Checker(file, queue, "infrastructure.queue.")
-    common: dict[str, Any] = dict(
-        name=name, kind=kind, file=file, config=config,
-        handler=handler if kind != "noop" else None,
-        emits=check.topics("emits"), virtual_emits=check.topics("virtualEmits"),
-        virtual_subscribes=check.topics("virtualSubscribes"), flows=tuple(check.strings("flows")),
+    handler_infra = ConfigChecker(file, infra, "infrastructure.").mapping("handler")
+    queue = ConfigChecker(file, infra, "infrastructure.").mapping("queue")
+    hc = ConfigChecker(file, handler_infra, "infrastructure.handler.")
+    qc = ConfigChecker(file, queue, "infrastructure.queue.")
+    virtual = [*check.topics("virtualSubscribes"), *check.topics("virtual_subscribes")]
+    return dict(
+        name=check.text("name"), virtual_subscribes=tuple(virtual),
+        flows=tuple(check.strings("flows")),
         timeout=hc.number("timeout", 30.0, positive=True),
         max_retries=qc.integer("maxRetries", 3),
         fifo=qc.choice("type", ("standard", "fifo"), "standard") == "fifo",
         delay_seconds=qc.number("delaySeconds", 0.0),
         visibility_timeout=qc.number("visibilityTimeout", 30.0, positive=True),
+    )  # fmt: skip
+
+
+def _build(file: Path, module: types.ModuleType) -> Step:
+    config = getattr(module, "config", None)
+    if is_v1_config(config) or (
+        config is None and any(isinstance(v, StepDefinition) for v in vars(module).values())
+    ):
+        return build_v1_step(file, module, _shared_fields)
+    if not isinstance(config, Mapping):
+        raise StepLoadError(
+            file,
+            "config",
+            "the module has no config dict",
+            "define a module-level `config = {...}` (classic: with 'type'; Motia 1.0: with "
+            "'triggers')",
+        )
+    check = ConfigChecker(file, config)
+    kind = check.choice("type", _KINDS)
+    handler = getattr(module, "handler", None)
+    if kind != "noop":
+        _check_handler(file, kind, handler)
+    shared = _shared_fields(file, config)
+    warn_unknown_keys(file, shared["name"], config, _CLASSIC_KEYS)
+    common: dict[str, Any] = dict(
+        shared, kind=kind, file=file, config=config,
+        handler=handler if kind != "noop" else None,
+        emits=check.topics("emits"), virtual_emits=check.topics("virtualEmits"),
     )  # fmt: skip
     if kind == "api":
         method = check.text("method").upper()
@@ -259,89 +297,3 @@ def _check_handler(file: Path, kind: str, handler: object) -> None:
         raise StepLoadError(
             file, "handler", f"cannot be called with {arity} argument(s) {shape}", fix
         ) from None
-
-
-class _Checker:
-    """Typed reads of config fields that fail with the field's dotted name and a fix."""
-
-    def __init__(self, file: Path, config: Mapping[str, Any], prefix: str = "") -> None:
-        self.file, self.config, self.prefix = file, config, prefix
-
-    def fail(self, key: str, problem: str, fix: str) -> StepLoadError:
-        return StepLoadError(self.file, self.prefix + key, problem, fix)
-
-    def value(self, key: str, default: Any = None) -> Any:
-        return self.config.get(key, default)
-
-    def text(self, key: str) -> str:
-        value = self.config.get(key)
-        if value is None:
-            raise self.fail(key, "is missing", f"add config[{key!r}] (a string)")
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, f"must be a non-empty string, got {value!r}", "use a string")
-        return value
-
-    def choice(self, key: str, options: tuple[str, ...], default: str | None = None) -> str:
-        value = self.config.get(key, default)
-        if value not in options:
-            got = "is missing" if value is None else f"is {value!r}, not a known value"
-            raise self.fail(key, got, f"use one of: {', '.join(map(repr, options))}")
-        return str(value)
-
-    def mapping(self, key: str) -> Mapping[str, Any]:
-        value = self.config.get(key, {})
-        if not isinstance(value, Mapping):
-            raise self.fail(key, f"must be a dict, got {type(value).__name__}", "use a dict")
-        return value
-
-    def strings(self, key: str) -> list[str]:
-        value = self.config.get(key, [])
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise self.fail(key, f"must be a list of strings, got {value!r}", "use ['a', 'b']")
-        return list(value)
-
-    def topics(self, key: str, required: bool = False) -> tuple[str, ...]:
-        if required and key not in self.config:
-            raise self.fail(key, "is missing", f"add config[{key!r}] = ['some.topic']")
-        value = self.config.get(key, [])
-        out: list[str] = []
-        if isinstance(value, list | tuple):
-            for item in value:
-                topic = item.get("topic") if isinstance(item, Mapping) else item
-                if not isinstance(topic, str) or not topic:
-                    break
-                out.append(topic)
-            else:
-                return tuple(out)
-        raise self.fail(
-            key, f"must be a list of topic names or {{'topic': ...}} dicts, got {value!r}",
-            f"write config[{key!r}] = ['order.created']",
-        )  # fmt: skip
-
-    def number(self, key: str, default: float, positive: bool = False) -> float:
-        value = self.config.get(key, default)
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-        if not ok or value < 0 or (positive and value == 0):
-            kind = "a positive" if positive else "a non-negative"
-            raise self.fail(key, f"must be {kind} number of seconds, got {value!r}", "use e.g. 5")
-        return float(value)
-
-    def integer(self, key: str, default: int) -> int:
-        value = self.config.get(key, default)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise self.fail(key, f"must be a non-negative integer, got {value!r}", "use e.g. 3")
-        return value
-
-    def schema(self, key: str, *, strict: bool | None = None) -> Schema | None:
-        if self.config.get(key) is None:
-            return None
-        return self.schema_of(key, self.config[key], strict=strict)
-
-    def schema_of(self, key: str, source: Any, *, strict: bool | None = None) -> Schema:
-        try:
-            return Schema(source, strict=strict)
-        except SchemaError as exc:
-            raise StepLoadError(
-                self.file, self.prefix + key, str(exc),
-                "pass a pydantic model class (class Body(BaseModel): ...) or a JSON Schema dict",
-            ) from None  # fmt: skip

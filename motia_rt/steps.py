@@ -11,9 +11,18 @@ from typing import Any, Literal, TypeAlias
 from .ports import Subscription
 from .schema import Schema
 
-__all__ = ["Step", "StepKind", "StepRegistry", "route_key", "route_pattern"]
+__all__ = [
+    "Step",
+    "StepKind",
+    "StepRegistry",
+    "Trigger",
+    "TriggerKind",
+    "route_key",
+    "route_pattern",
+]
 
-StepKind: TypeAlias = Literal["api", "event", "cron", "noop"]
+StepKind: TypeAlias = Literal["api", "event", "cron", "noop", "state"]
+TriggerKind: TypeAlias = Literal["http", "queue", "cron", "state", "stream"]
 
 _PARAM = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -35,6 +44,23 @@ def route_key(path: str) -> str:
     for name in names:
         pattern = pattern.replace("{" + name + "}", "{}")
     return pattern
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """One way a step starts (Motia 1.0's ``triggers`` entries): what ``ctx.trigger`` describes.
+
+    ``index`` is the position in the step's ``triggers`` list; ``condition(input, ctx)`` decides
+    whether a firing runs the handler (a false condition skips it).
+    """
+
+    type: TriggerKind
+    index: int
+    path: str | None = None
+    method: str | None = None
+    topic: str | None = None
+    expression: str | None = None
+    condition: Callable[..., Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -63,6 +89,14 @@ class Step:
     fifo: bool = False
     delay_seconds: float = 0.0
     visibility_timeout: float = 30.0
+    # A step with several triggers (Motia 1.0) dispatches through one view per trigger: a Step of
+    # the classic kind for that trigger, with ``trigger`` set. A classic step has no views.
+    trigger: Trigger | None = None
+    views: tuple[Step, ...] = ()
+
+    def dispatch_views(self) -> tuple[Step, ...]:
+        """What the engine, HTTP app and cron scheduler dispatch to: the views, or the step."""
+        return self.views or (self,)
 
     def subscriptions(self) -> list[Subscription]:
         return [
@@ -85,9 +119,16 @@ class StepRegistry:
         self.services_factory: Callable[[], dict[str, Any]] | None = services_factory
         self._by_name = {s.name: s for s in steps}
         self._by_topic: dict[str, list[Step]] = {}
+        self._deliveries: dict[tuple[str, str], Step] = {}
+        self._crons: dict[str, Step] = {}
         for step in steps:
             for topic in step.subscribes:
                 self._by_topic.setdefault(topic, []).append(step)
+            for view in step.views:
+                for topic in view.subscribes if view.kind == "event" else ():
+                    self._deliveries[(step.name, topic)] = view
+                if view.kind == "cron":
+                    self._crons.setdefault(step.name, view)
 
     def __iter__(self) -> Iterator[Step]:
         return iter(self._by_name.values())
@@ -106,13 +147,23 @@ class StepRegistry:
             raise KeyError(f"no step named {name!r}; steps: {known}") from None
 
     def of_kind(self, kind: StepKind) -> list[Step]:
-        return [s for s in self if s.kind == kind]
+        """Every dispatch target of ``kind``: classic steps, and one view per trigger of a
+        multi-trigger step (each named as its step)."""
+        return [v for s in self for v in s.dispatch_views() if v.kind == kind]
+
+    def delivery_target(self, step: str, topic: str) -> Step:
+        """The step, or its queue trigger's view, that a delivery on ``topic`` runs."""
+        return self._deliveries.get((step, topic)) or self[step]
+
+    def cron_target(self, step: str) -> Step:
+        """The step, or its first cron trigger's view, that ``trigger_cron(step)`` runs."""
+        return self._crons.get(step) or self[step]
 
     def subscribers(self, topic: str) -> list[Step]:
         return list(self._by_topic.get(topic, ()))
 
     def subscriptions(self) -> list[Subscription]:
-        return [sub for step in self for sub in step.subscriptions()]
+        return [sub for step in self for v in step.dispatch_views() for sub in v.subscriptions()]
 
     def topics(self) -> list[str]:
         """Every topic emitted or subscribed to (virtual ones included), sorted."""

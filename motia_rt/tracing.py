@@ -25,7 +25,7 @@ class HandlerRun:
     """One execution of one handler: an event delivery attempt, an HTTP request or a cron tick."""
 
     step: str
-    kind: Literal["api", "event", "cron"]
+    kind: Literal["api", "event", "cron", "state"]
     trace_id: str
     started: float
     attempt: int = 1

@@ -14,6 +14,7 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from motia_rt.context import INLINE_SYNC
 from motia_rt.errors import HandlerCrash
 from motia_rt.ports import Delivery
 from motia_rt.steps import StepRegistry
@@ -162,7 +163,9 @@ class FaultInjector:
         r = bits(3)
         while r >= 4:
             r = bits(3)
-        return _TURNS[r]
+        # Sync handler code running inline holds the loop: there is no turn to give (the draw is
+        # still made, so the seed's later choices stay where they were).
+        return 0 if INLINE_SYNC.get() else _TURNS[r]
 
     async def yield_point(self) -> None:
         """Let other runnable tasks go first, as often as the seed says (zero virtual time)."""

@@ -266,6 +266,8 @@ class Simulation:
             self.registry, clock=clock, transport=transport, state=store,
             services=simulated_services(raw_services, injector, trace, calls),
             rng=random.Random(f"engine:{self.seed}"),
+            # No threads in a simulation: sync (Motia 1.0) handlers run inline, deterministic.
+            sync_handlers="inline",
         )  # fmt: skip
 
         network = VirtualNetwork(http_fakes, unrouted=_refuse_unrouted,
