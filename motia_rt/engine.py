@@ -292,9 +292,9 @@ class Engine:
         if run.outcome == "ok":
             run.settled = "ack"
             await self.transport.ack(delivery)
-        elif run.error and run.error.startswith(EmitNotDeclared.__name__):
+        elif not run.retryable:
             run.settled = "dead_letter"
-            await self.transport.dead_letter(delivery, run.error)
+            await self.transport.dead_letter(delivery, run.error or "not retryable")
         elif delivery.attempt > step.max_retries:
             run.settled = "dead_letter"
             error = f"{run.error} (gave up after {delivery.attempt} attempts)"
@@ -342,6 +342,7 @@ class Engine:
             else:
                 run.outcome, run.error = "error", describe_error(exc)
             if isinstance(exc, EmitNotDeclared):
+                run.retryable = False  # the same code emits the same undeclared topic again
                 log.error("step %s: %s (trace %s)", step.name, exc, run.trace_id)
             elif not isinstance(exc, TimeoutError):
                 log.warning("step %s failed (trace %s)", step.name, run.trace_id, exc_info=exc)

@@ -36,6 +36,9 @@ class HandlerRun:
     error: str | None = None
     settled: str | None = None
     """What the transport was told afterwards: ``ack``, ``retry``, ``dead_letter`` (events only)."""
+    retryable: bool = True
+    """False when the run failed in a way another attempt would repeat (an emit its step does
+    not declare): the delivery goes to the dead letters at once."""
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -67,6 +67,24 @@ async def test_undeclared_emit_raises_in_handler_and_dead_letters(tmp_path: Path
         assert rt.emitted("secret") == []
 
 
+async def test_an_error_merely_named_like_an_undeclared_emit_is_retried(tmp_path: Path) -> None:
+    # The dead-letter decision follows the exception's type, not the text of the error.
+    app = make_app(tmp_path, {"x_step.py": """
+        class EmitNotDeclaredYet(Exception):
+            pass
+
+        config = {"type": "event", "name": "X", "subscribes": ["in"], "emits": [],
+                  "infrastructure": {"queue": {"maxRetries": 2}}}
+
+        async def handler(input, context):
+            raise EmitNotDeclaredYet("the partner API is not ready")
+    """})  # fmt: skip
+    async with Runtime(app) as rt:
+        await rt.emit("in", {})
+        await rt.settle()
+        assert [r.attempt for r in rt.runs("X")] == [1, 2, 3]
+
+
 async def test_invalid_input_goes_straight_to_dead_letters(tmp_path: Path) -> None:
     app = make_app(tmp_path, {"v_step.py": """
         from pydantic import BaseModel
