@@ -101,7 +101,10 @@ class Engine:
         self.services = ServiceRegistry({**registry.default_services(), **(services or {})})
         self.events: deque[Message] = deque(maxlen=history)
         self.runs: deque[HandlerRun] = deque(maxlen=history)
-        self._observers: list[EngineObserver] = []
+        # Per hook, the observers that define it (hooks are optional): no call does nothing.
+        self._on_emit: list[Callable[[Message], None]] = []
+        self._on_run_start: list[Callable[[HandlerRun], None]] = []
+        self._on_run_end: list[Callable[[HandlerRun], None]] = []
         self._state_access = StateAccess(state)
         self._watch_state(registry)
         self._spawned: set[asyncio.Task[HandlerRun]] = set()
@@ -131,11 +134,22 @@ class Engine:
         if self._started:
             self.transport.bind(registry.subscriptions(), self._deliver)
 
-    def add_observer(self, observer: EngineObserver) -> None:
-        self._observers.append(observer)
+    def add_observer(self, observer: EngineObserver | object) -> None:
+        """Call ``observer``'s hooks (those it defines) from now on, after the ones added before."""
+        for hooks, name in self._hooks():
+            hook = getattr(observer, name, None)
+            if hook is not None:
+                hooks.append(hook)
 
-    def remove_observer(self, observer: EngineObserver) -> None:
-        self._observers.remove(observer)
+    def remove_observer(self, observer: EngineObserver | object) -> None:
+        for hooks, name in self._hooks():
+            hook = getattr(observer, name, None)
+            if hook is not None:
+                hooks.remove(hook)
+
+    def _hooks(self) -> tuple[tuple[list[Any], str], ...]:
+        return ((self._on_emit, "on_emit"), (self._on_run_start, "on_run_start"),
+                (self._on_run_end, "on_run_end"))  # fmt: skip
 
     # -- entry points ----------------------------------------------------------------------------
 
@@ -260,8 +274,8 @@ class Engine:
         message = Message(self.ids.message_id(), topic, UNDECODED, trace_id, self.clock.now(),
                           source, group_id, raw)  # fmt: skip
         self.events.append(message)
-        for observer in self._observers:
-            observer.on_emit(message)
+        for on_emit in self._on_emit:
+            on_emit(message)
         await self.transport.publish(message)
         return message
 
@@ -360,8 +374,8 @@ class Engine:
         if run.kind != "event":
             self._active += 1
         self.runs.append(run)
-        for observer in self._observers:
-            observer.on_run_start(run)
+        for on_run_start in self._on_run_start:
+            on_run_start(run)
 
     def _end(self, run: HandlerRun) -> None:
         run.ended = self.clock.now()
@@ -369,8 +383,8 @@ class Engine:
             self._active -= 1
             if self._active == 0 and self._quiet is not None:
                 self._quiet.set()
-        for observer in self._observers:
-            observer.on_run_end(run)
+        for on_run_end in self._on_run_end:
+            on_run_end(run)
 
 
 _CRASHED = object()

@@ -90,12 +90,6 @@ class Harness:
             if topic == message.topic and not future.done() and matches(match, message.data):
                 future.set_result(message)
 
-    def on_run_start(self, run: HandlerRun) -> None:
-        pass
-
-    def on_run_end(self, run: HandlerRun) -> None:
-        pass
-
     # -- HTTP ------------------------------------------------------------------------------------
 
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:

@@ -7,8 +7,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeAlias
 
-from .ports import Message
-
 __all__ = [
     "CURRENT_RUN",
     "EngineObserver",
@@ -61,13 +59,10 @@ CURRENT_RUN: ContextVar[HandlerRun | None] = ContextVar("motia_current_run", def
 
 
 class EngineObserver(Protocol):
-    """Sees everything the engine does; the harness, tracer and SSE stream are observers."""
-
-    def on_emit(self, message: Message) -> None: ...
-
-    def on_run_start(self, run: HandlerRun) -> None: ...
-
-    def on_run_end(self, run: HandlerRun) -> None: ...
+    """Sees what the engine does; the harness, tracer and SSE stream are observers. Each hook is
+    optional (as trio's instruments): ``Engine.add_observer`` calls only the ones an observer
+    defines, ``on_emit(message)``, ``on_run_start(run)`` and ``on_run_end(run)``, in the order the
+    observers were added. A hook may raise to fail the emit or the run (the simulator's crashes)."""
 
 
 class IdSource:

@@ -187,9 +187,6 @@ class FaultInjector:
             self._fire(fault, run.step, f"run {n} of {run.step} crashed as it started")
             raise HandlerCrash(str(fault))
 
-    def on_emit(self, message: object) -> None:
-        pass
-
     def on_run_end(self, run: HandlerRun) -> None:
         if self._effects:
             ended = self._effects.pop(id(run), None)

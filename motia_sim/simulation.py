@@ -148,12 +148,6 @@ class _AlwaysChecker:
         self.trace = trace
         self.violation: tuple[str, str] | None = None
 
-    def on_emit(self, message: Any) -> None:
-        pass
-
-    def on_run_start(self, run: HandlerRun) -> None:
-        pass
-
     def on_run_end(self, run: HandlerRun) -> None:
         if self.violation is not None:
             return
