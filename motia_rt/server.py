@@ -121,12 +121,12 @@ def create_app(
                 await scheduler.close()
             await engine.close()
 
-    log = EventLog()
+    event_log = EventLog()
     if dev or token:  # otherwise nothing can read it: the dev tools answer 404
-        engine.add_observer(log)
+        engine.add_observer(event_log)
     if allowed_hosts is None:
         allowed_hosts = allowed_hosts_from_env()
-    tools = devtools_routes(engine, log, dev=dev, token=token, allowed_hosts=allowed_hosts,
+    tools = devtools_routes(engine, event_log, dev=dev, token=token, allowed_hosts=allowed_hosts,
                             body_limit=body_limit, max_streams=max_streams)  # fmt: skip
     if token:
         redact_tokens_in_access_log()
@@ -138,7 +138,7 @@ def create_app(
     if origins:
         app.add_middleware(ApiCors, origins=tuple(origins))
     app.state.engine = engine
-    app.state.event_log = log
+    app.state.event_log = event_log
     return app
 
 

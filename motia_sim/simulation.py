@@ -35,7 +35,8 @@ from .trace import Divergence, Trace, compact, stable_text
 __all__ = ["NondeterminismError", "SimHarness", "SimRun", "Simulation"]
 
 T = TypeVar("T")
-Services = Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None
+ServiceBindings = Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None
+"""Service objects by name, or a factory of them (``Simulation(services=...)``)."""
 
 
 class NondeterminismError(AssertionError):
@@ -183,7 +184,7 @@ class Simulation:
         *,
         seed: int = 0,
         faults: FaultPlan | str | None = None,
-        services: Services = None,
+        services: ServiceBindings = None,
         invariants: Iterable[Invariant | Callable[[World], Any]] = (),
         check_determinism: bool = False,
         cron: bool = True,
