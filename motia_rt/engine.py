@@ -254,7 +254,13 @@ class Engine:
     ) -> Message:
         step = self.registry[source]
         if topic not in step.emits:
-            raise EmitNotDeclared(source, topic, step.emits)
+            if step.undeclared_emits == "error":
+                raise EmitNotDeclared(source, topic, step.emits)
+            # Motia's behaviour, by the step's or project's choice: said, and not delivered.
+            log.warning("step %s emitted %r, which its config does not declare: dropped (%s)",
+                        source, topic, "declare it in emits, or set validation to strict")  # fmt: skip
+            return Message(self.ids.message_id(), topic, data, trace_id, self.clock.now(),
+                           source, group_id, None)  # fmt: skip
         return await self._publish(source, topic, data, trace_id, group_id)
 
     async def _publish(

@@ -230,10 +230,15 @@ def _build(file: Path, module: types.ModuleType) -> Step:
         _check_handler(file, kind, handler)
     shared = _shared_fields(file, config)
     warn_unknown_keys(file, shared["name"], config, _CLASSIC_KEYS)
+    # "strict" and "lax" say how request bodies validate; "motia" turns validation off (bodies,
+    # responses, event input) and drops undeclared emits with a warning, as Motia does.
+    validation = check.choice("validation", ("strict", "lax", "motia"), validation_default(file))
+    motia = validation == "motia"
     common: dict[str, Any] = dict(
         shared, kind=kind, file=file, config=config,
         handler=handler if kind != "noop" else None,
         emits=check.topics("emits"), virtual_emits=check.topics("virtualEmits"),
+        undeclared_emits="drop" if motia else "error",
     )  # fmt: skip
     if kind == "api":
         method = check.text("method").upper()
@@ -261,19 +266,20 @@ def _build(file: Path, module: types.ModuleType) -> Step:
             raise StepLoadError(file, "middleware", "must be a list of async functions",
                                 "use `async def mw(req, context, next): return await next()`")  # fmt: skip
         # Request bodies validate in pydantic's strict mode unless the step or project opts out.
-        strict = check.choice("validation", ("strict", "lax"), validation_default(file)) == "strict"
+        strict = True if validation == "strict" else None
+        body = check.schema("bodySchema", strict=strict)
+        schemas = {int(code): check.schema_of(f"responseSchema.{code}", s)
+                   for code, s in responses.items()}  # fmt: skip
         return Step(
-            **common, path=path, method=method,
-            body=check.schema("bodySchema", strict=True if strict else None),
-            responses={int(code): check.schema_of(f"responseSchema.{code}", s)
-                       for code, s in responses.items()},
-            middleware=tuple(mw),
+            **common, path=path, method=method, body=None if motia else body,
+            responses={} if motia else schemas, middleware=tuple(mw),
         )  # fmt: skip
     if kind == "event":
         subscribes = check.topics("subscribes", required=True)
         if not subscribes:
             raise StepLoadError(file, "subscribes", "is empty", "list at least one topic")
-        return Step(**common, subscribes=subscribes, input=check.schema("input"))
+        schema = check.schema("input")
+        return Step(**common, subscribes=subscribes, input=None if motia else schema)
     if kind == "cron":
         expr = check.text("cron")
         try:

@@ -5,7 +5,7 @@
 steps = "steps"          # the steps folder, relative to pyproject.toml (or ["steps"])
 scenarios = "scenarios"  # the scenario folder pytest collects
 port = 3000              # motia-rt dev / start
-validation = "strict"    # request bodies: "strict" (pydantic strict mode) or "lax"
+validation = "strict"    # "strict" (pydantic strict mode), "lax", or "motia" (Motia's behaviour)
 
 [tool.motia.fuzz]
 examples = 100           # motia-sim fuzz and pytest's [fuzz] items
@@ -48,7 +48,7 @@ class ProjectSettings:
     scenarios: Path | None = None
     port: int | None = None
     host: str | None = None
-    validation: Literal["strict", "lax"] | None = None
+    validation: Literal["strict", "lax", "motia"] | None = None
     fuzz_examples: int | None = None
     fuzz_max_faults: int | None = None
 
@@ -63,8 +63,9 @@ def project_settings(start: str | Path = ".") -> ProjectSettings:
     return _read(path, path.stat().st_mtime_ns)
 
 
-def validation_default(steps_file: Path) -> Literal["strict", "lax"]:
-    """The project's default ``validation`` for api steps (``"strict"`` unless the table says)."""
+def validation_default(steps_file: Path) -> Literal["strict", "lax", "motia"]:
+    """The project's default ``validation`` for its steps (``"strict"`` unless the table says):
+    ``"motia"`` validates nothing and drops an undeclared emit with a warning, as Motia does."""
     return project_settings(steps_file.parent).validation or "strict"
 
 
@@ -88,8 +89,8 @@ def _read(path: Path, mtime_ns: int) -> ProjectSettings:
     root = path.parent
     steps, scenarios = _one_folder(check, "steps"), check.get("scenarios", str)
     validation = check.get("validation", str)
-    if validation not in (None, "strict", "lax"):
-        raise check.error("validation", f"is {validation!r}", 'use "strict" or "lax"')
+    if validation not in (None, "strict", "lax", "motia"):
+        raise check.error("validation", f"is {validation!r}", 'use "strict", "lax" or "motia"')
     port = check.get("port", int)
     if port is not None and not 0 < port < 65536:
         raise check.error("port", f"is {port}", "use a TCP port from 1 to 65535")

@@ -93,6 +93,9 @@ class Step:
     # the classic kind for that trigger, with ``trigger`` set. A classic step has no views.
     trigger: Trigger | None = None
     views: tuple[Step, ...] = ()
+    undeclared_emits: Literal["error", "drop"] = "error"
+    """An emit to a topic not in ``emits``: ``EmitNotDeclared`` (the default), or logged and
+    dropped (``"validation": "motia"``, Motia's own behaviour, for a project migrating in)."""
 
     def dispatch_views(self) -> tuple[Step, ...]:
         """What the engine, HTTP app and cron scheduler dispatch to: the views, or the step."""

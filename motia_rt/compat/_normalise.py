@@ -17,6 +17,7 @@ from typing import Any
 from ..config_checker import ConfigChecker
 from ..cron_expression import CronExpressionError, croniter_form
 from ..errors import StepLoadError
+from ..settings import validation_default
 from ..steps import Step, Trigger, route_pattern
 from ._builders import StepDefinition
 from ._runner import accepts, wrap_handler
@@ -99,6 +100,11 @@ def build_v1_step(file: Path, module: Any, base: Callable[..., dict[str, Any]]) 
     emits = check.topics("enqueues")
     common.update(emits=emits, virtual_emits=check.topics("virtualEnqueues") +
                   check.topics("virtual_enqueues"))  # fmt: skip
+    # A project set to Motia's behaviour ([tool.motia] validation = "motia"): nothing validated,
+    # an undeclared enqueue dropped with a warning.
+    motia = validation_default(file) == "motia"
+    if motia:
+        common["undeclared_emits"] = "drop"
     views: list[Step] = []
     middleware: dict[int, tuple[Callable[..., Any], ...]] = {}
     seen_topics: set[str | None] = set()
@@ -145,6 +151,8 @@ def build_v1_step(file: Path, module: Any, base: Callable[..., dict[str, Any]]) 
         return Step(**common, kind="noop", handler=None, config=config, file=file)
     run = wrap_handler(handler, middleware)
     views = [dataclasses.replace(v, handler=run) for v in views]
+    if motia:
+        views = [dataclasses.replace(v, body=None, responses={}, input=None) for v in views]
     topics = tuple(dict.fromkeys(t for v in views for t in v.subscribes))
     first = views[0]
     # The step itself shows as its first trigger's kind (graphs, listings); a state trigger
