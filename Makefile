@@ -24,6 +24,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy --strict scenarios
 
 pytest: $(STAMP)
 	$(BIN)/pytest

@@ -15,7 +15,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 from motia_rt.network import HttpFakes
 
@@ -68,8 +68,14 @@ class Scenario:
         return await self.fn(harness)
 
 
+@overload
+def scenario(fn: ScenarioFn, /) -> Scenario: ...
+
+
+@overload
 def scenario(
-    fn: ScenarioFn | None = None,
+    fn: None = None,
+    /,
     *,
     invariants: Iterable[Invariant | Callable[[World], Any]] = (),
     steps: str | Path | None = None,
@@ -78,7 +84,21 @@ def scenario(
     max_faults: int = 3,
     modes: Iterable[Mode] = ("sim", "runtime", "fuzz"),
     cron: bool = True,
-) -> Any:
+) -> Callable[[ScenarioFn], Scenario]: ...
+
+
+def scenario(
+    fn: ScenarioFn | None = None,
+    /,
+    *,
+    invariants: Iterable[Invariant | Callable[[World], Any]] = (),
+    steps: str | Path | None = None,
+    services: Callable[[], Mapping[str, Any]] | Mapping[str, Any] | None = None,
+    http: HttpFakes | None = None,
+    max_faults: int = 3,
+    modes: Iterable[Mode] = ("sim", "runtime", "fuzz"),
+    cron: bool = True,
+) -> Scenario | Callable[[ScenarioFn], Scenario]:
     """Declare a scenario (usable bare, ``@scenario``, or with options, ``@scenario(...)``).
 
     ``http`` routes the steps' outbound httpx requests by host to fakes, in the simulator and on
@@ -123,7 +143,7 @@ def resolve(ref: str) -> Scenario:
     if isinstance(candidate, Scenario):
         return candidate
     if inspect.iscoroutinefunction(candidate):
-        return scenario(candidate)  # type: ignore[no-any-return]
+        return scenario(candidate)
     for s in found:
         if s.name == name:
             return s
