@@ -39,8 +39,11 @@ needs_lua = pytest.mark.skipif(
     reason="fakeredis runs the transport's Lua scripts only with lupa installed",
 )
 
-STANDARD = Subscription("A", "t", visibility_timeout=0.3)
-FIFO = Subscription("F", "t", fifo=True, visibility_timeout=0.3)
+# Long enough that a busy machine (CI with two cores) still acknowledges a live delivery before
+# its own reclaim pass takes it back (0.3 s handled one twice under load), short enough that the
+# examples reclaiming a dead consumer's batch stay quick.
+STANDARD = Subscription("A", "t", visibility_timeout=0.75)
+FIFO = Subscription("F", "t", fifo=True, visibility_timeout=0.75)
 Fields = dict[Any, Any]
 
 # -- what gets written --------------------------------------------------------------------------
