@@ -17,10 +17,12 @@ from .steps import Trigger
 __all__ = [
     "INLINE_SYNC",
     "FlowContext",
+    "LogWatcher",
     "ServiceRegistry",
     "StateAccess",
     "StepLogger",
     "SyncHandlers",
+    "watch_logs",
 ]
 
 SyncHandlers: TypeAlias = Literal["thread", "inline"]
@@ -112,6 +114,25 @@ class StateAccess:
 
 _LOGGERS: dict[str, logging.Logger] = {}
 
+LogWatcher = Callable[[str, str, str, str, "dict[str, Any]"], None]
+"""``watch(step, trace_id, level, message, fields)``: told of every ``context.logger`` call, at
+every level (``"debug"``, ``"info"``, ``"warn"``, ``"error"``), whatever stdlib logging is set to."""
+
+_LOG_WATCHERS: list[LogWatcher] = []
+# Not a logging.Handler: a handler sees only the levels logging lets through (WARNING by default),
+# and a test asserts on what the step logged, not on how this process configures logging.
+
+
+def watch_logs(watcher: LogWatcher) -> Callable[[], None]:
+    """Tell ``watcher`` of every step log call from now on; returns the function that stops it.
+    The harness filters by ``CURRENT_RUN``: several engines in one process share the watchers."""
+    _LOG_WATCHERS.append(watcher)
+    return lambda: _LOG_WATCHERS.remove(watcher)
+
+
+_LEVEL_NAMES = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warn",
+                logging.ERROR: "error"}  # fmt: skip
+
 
 class StepLogger:
     """Motia's ``context.logger.info("message", {fields})``, on stdlib logging, with the trace id."""
@@ -126,6 +147,11 @@ class StepLogger:
         self._extra = {"step": step, "trace_id": trace_id}
 
     def _emit(self, level: int, message: str, fields: Mapping[str, Any] | None) -> None:
+        if _LOG_WATCHERS:
+            name = _LEVEL_NAMES[level]
+            for watch in list(_LOG_WATCHERS):
+                watch(self._extra["step"], self._extra["trace_id"], name, message,
+                      dict(fields or {}))  # fmt: skip
         if self._log.isEnabledFor(level):
             suffix = f" {dict(fields)!r}" if fields else ""
             extra = {**self._extra, "fields": dict(fields or {})}

@@ -33,6 +33,10 @@ __all__ = ["devtools_routes"]
 
 _PAGE = Path(__file__).with_name("workbench.html")
 
+MAX_TRACE_ID = 200
+"""Characters of a caller-chosen ``traceId`` on ``/__motia/emit``: ids travel in every event,
+log line and stream record of the trace, so an unbounded one would be copied everywhere."""
+
 
 class _EventStream(StreamingResponse):
     """An SSE response that gives its stream slot back when it ends, however it ends."""
@@ -140,7 +144,8 @@ class _DevTools:
                              "epoch": self.epoch})  # fmt: skip
 
     async def emit(self, request: Request) -> Response:
-        usage = 'send {"topic": str, "data": JSON, "messageGroupId": str (optional)}'
+        usage = ('send {"topic": str, "data": JSON, "messageGroupId": str (optional), '
+                 f'"traceId": str of 1 to {MAX_TRACE_ID} characters (optional)}}')  # fmt: skip
         try:
             raw = await read_body(request.receive, request.headers.get("content-length"),
                                   self.body_limit)  # fmt: skip
@@ -157,7 +162,13 @@ class _DevTools:
         if group_id is not None and not (isinstance(group_id, str) and group_id):
             return JSONResponse({"error": f"messageGroupId is not a non-empty string: {usage}"},
                                 status_code=400)  # fmt: skip
-        message = await self.engine.emit_external(topic, body.get("data"), group_id=group_id)
+        trace_id = body.get("traceId")
+        if trace_id is not None and not (isinstance(trace_id, str)
+                                         and 0 < len(trace_id) <= MAX_TRACE_ID):  # fmt: skip
+            return JSONResponse({"error": f"traceId is not a string of 1 to {MAX_TRACE_ID} "
+                                 f"characters: {usage}"}, status_code=400)  # fmt: skip
+        message = await self.engine.emit_external(topic, body.get("data"), trace_id=trace_id,
+                                                  group_id=group_id)  # fmt: skip
         return JSONResponse({"messageId": message.id, "traceId": message.trace_id}, status_code=202)
 
     async def flows(self, request: Request) -> Response:

@@ -1,26 +1,44 @@
 """The test surface shared by the in-process runtime and the simulator.
 
-``post/get/request``, ``emit``, ``wait_for_topic``, ``emitted``, ``state``, ``trigger_cron``,
-``settle`` and ``dead_letters`` behave the same whichever ports the engine runs on; only time differs
-(real in ``motia_rt.testing.Runtime``, virtual in ``motia_sim.Simulation``).
+``post/get/request``, ``emit``, ``wait_for_topic``, ``emitted``, ``logs``, ``state``,
+``trigger_cron``, ``settle`` and ``dead_letters`` behave the same whichever ports the engine runs
+on; only time differs (real in ``motia_rt.testing.Runtime``, virtual in ``motia_sim.Simulation``).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import httpx
 from starlette.types import ASGIApp
 
-from .context import ServiceRegistry
+from .context import ServiceRegistry, watch_logs
 from .engine import Engine
 from .errors import TopicTimeout
 from .ports import DeadLetter, Delivery, Message, StateStore
-from .tracing import HandlerRun
+from .tracing import CURRENT_RUN, HandlerRun
 
-__all__ = ["Harness", "Match", "matches"]
+__all__ = ["LOG_LEVELS", "Harness", "LogEntry", "Match", "matches"]
+
+LOG_LEVELS = ("debug", "info", "warn", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One ``context.logger`` call a step made: ``logger.info("charged", {"amount": 5})`` is
+    ``LogEntry(step, trace_id, "info", "charged", {"amount": 5}, time)``. ``time`` is the engine's
+    wall clock (virtual in the simulator), as ``HandlerRun.started``."""
+
+    step: str
+    trace_id: str
+    level: str
+    message: str
+    fields: dict[str, Any]
+    time: float
+
 
 Match: TypeAlias = Mapping[str, Any] | Callable[[Any], bool] | None
 
@@ -55,11 +73,15 @@ class Harness:
         self._client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://motia.test"
         )
+        self._logs: list[LogEntry] = []
+        self._run_ids: set[int] = set()
+        self._stop_watching_logs = watch_logs(self._on_log)
         engine.add_observer(self)
 
     async def _detach(self) -> None:
         await self._client.aclose()
         self.engine.remove_observer(self)
+        self._stop_watching_logs()
 
     async def aclose(self) -> None:
         """Close the in-process HTTP client and stop observing the engine (the engine stays up)."""
@@ -90,6 +112,17 @@ class Harness:
             if topic == message.topic and not future.done() and matches(match, message.data):
                 future.set_result(message)
 
+    def on_run_start(self, run: HandlerRun) -> None:
+        # The engine keeps every run in ``engine.runs``, so an id here is never reused.
+        self._run_ids.add(id(run))
+
+    def _on_log(self, step: str, trace_id: str, level: str, message: str,
+                fields: dict[str, Any]) -> None:  # fmt: skip
+        run = CURRENT_RUN.get()
+        if run is not None and id(run) in self._run_ids:  # this engine's run, not another's
+            self._logs.append(LogEntry(step, trace_id, level, message, fields,
+                                       self.engine.clock.now()))  # fmt: skip
+
     # -- HTTP ------------------------------------------------------------------------------------
 
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -104,9 +137,14 @@ class Harness:
 
     # -- events ----------------------------------------------------------------------------------
 
-    async def emit(self, topic: str, data: Any, *, group_id: str | None = None) -> Message:
-        """Emit from outside the app, on a new trace; returns the message as sent."""
-        return await self.engine.emit_external(topic, data, group_id=group_id)
+    async def emit(
+        self, topic: str, data: Any, *, group_id: str | None = None, trace_id: str | None = None
+    ) -> Message:
+        """Emit from outside the app, on a new trace or on ``trace_id`` (Motia's
+        ``emit({topic, data, traceId})``); returns the message as sent."""
+        if trace_id is not None and not (isinstance(trace_id, str) and trace_id):
+            raise ValueError(f"trace_id must be a non-empty string or None, got {trace_id!r}")
+        return await self.engine.emit_external(topic, data, trace_id=trace_id, group_id=group_id)
 
     def emitted(self, topic: str | None = None) -> list[Message]:
         """Every event emitted so far (by steps and by ``emit``), oldest first."""
@@ -134,6 +172,17 @@ class Harness:
             raise TopicTimeout(topic, timeout, match, seen) from None
         finally:
             self._waiters.remove(waiter)
+
+    def logs(
+        self, step: str | None = None, level: str | None = None, *, trace_id: str | None = None
+    ) -> list[LogEntry]:
+        """What steps logged through ``context.logger`` so far, oldest first, at every level
+        whatever stdlib logging lets through; filtered by step, level and trace when given."""
+        if level is not None and level not in LOG_LEVELS:
+            raise ValueError(f"unknown log level {level!r}: use one of {', '.join(LOG_LEVELS)}")
+        return [e for e in self._logs
+                if (step is None or e.step == step) and (level is None or e.level == level)
+                and (trace_id is None or e.trace_id == trace_id)]  # fmt: skip
 
     # -- state, cron, quiescence, dead letters -----------------------------------------------
 

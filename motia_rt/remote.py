@@ -129,10 +129,19 @@ class MotiaTestClient:
     async def post(self, url: str, **kwargs: Any) -> httpx.Response:
         return await self.request("POST", url, **kwargs)
 
-    async def emit(self, topic: str, data: Any, *, group_id: str | None = None) -> dict[str, Any]:
-        """Emit into the server on a new trace; returns ``{"messageId", "traceId"}``."""
+    async def emit(
+        self, topic: str, data: Any, *, group_id: str | None = None, trace_id: str | None = None
+    ) -> dict[str, Any]:
+        """Emit into the server on a new trace, or on ``trace_id`` (1 to 200 characters);
+        returns ``{"messageId", "traceId"}``. A body the server refuses raises
+        ``httpx.HTTPStatusError`` with its reason."""
         body = {"topic": topic, "data": data, "messageGroupId": group_id}
+        if trace_id is not None:
+            body["traceId"] = trace_id
         response = await self._http.post("/__motia/emit", json=body)
+        if response.status_code == 400:
+            raise httpx.HTTPStatusError(f"400 from {response.url}: {response.text[:300]}",
+                                        request=response.request, response=response)  # fmt: skip
         response.raise_for_status()
         result: dict[str, Any] = response.json()
         return result

@@ -262,6 +262,31 @@ async def test_emit_starts_a_trace_that_the_steps_carry_on(http: httpx.AsyncClie
     ]
 
 
+@pytest.mark.parametrize("trace_id", ["", 7, ["t"], "x" * 201])
+async def test_emit_rejects_a_trace_id_that_is_not_a_bounded_string(
+    http: httpx.AsyncClient, trace_id: object
+) -> None:
+    body = {"topic": "work", "data": {"n": 1}, "traceId": trace_id}
+    response = await http.post("/__motia/emit", json=body)
+    assert response.status_code == 400
+    assert "traceId is not a string of 1 to 200 characters" in response.json()["error"]
+    assert (await http.get("/__motia/status")).json()["cursor"] == 0, "nothing was emitted"
+
+
+async def test_emit_on_a_trace_id_the_caller_chose(http: httpx.AsyncClient) -> None:
+    body = {"topic": "notification.send", "traceId": "t" * 200, "data": {"to": "ada@example.com",
+            "template": "hello", "idempotencyKey": "k2"}}  # fmt: skip
+    response = await http.post("/__motia/emit", json=body)
+    assert response.status_code == 202 and response.json()["traceId"] == "t" * 200
+    await settle(http)
+    frames = [f["data"] for f in await read_once(http)]
+    assert {f["traceId"] for f in frames} == {"t" * 200}
+    assert [f["topic"] for f in frames if f["kind"] == "emit"] == [
+        "notification.send",
+        "notification.sent",
+    ]
+
+
 # -- flows, state, traces, dead letters --------------------------------------------------------
 
 

@@ -72,6 +72,19 @@ async def test_emit_starts_a_trace_that_the_client_sees(server: LiveServer) -> N
         assert client.emitted("notification.send")[0].source == "external"
 
 
+async def test_emit_on_a_trace_id_the_test_chose(server: LiveServer) -> None:
+    async with MotiaTestClient(server.url) as client:
+        data = {"to": "eve@example.com", "template": "hello", "idempotencyKey": "remote-trace"}
+        sent = await client.emit("notification.send", data, trace_id="remote-trace-1")
+        assert sent["traceId"] == "remote-trace-1"
+        done = await client.wait_for_topic(
+            "notification.sent", match={"idempotencyKey": "remote-trace"}
+        )
+        assert done.trace_id == "remote-trace-1"
+        with pytest.raises(httpx.HTTPStatusError, match="traceId is not a string of 1 to 200"):
+            await client.emit("notification.send", data, trace_id="")
+
+
 async def test_topic_timeout_lists_what_was_emitted(server: LiveServer) -> None:
     async with MotiaTestClient(server.url) as client:
         order_id = (await client.post("/orders", json=ORDER)).json()["orderId"]
