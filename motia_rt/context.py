@@ -127,7 +127,12 @@ def watch_logs(watcher: LogWatcher) -> Callable[[], None]:
     """Tell ``watcher`` of every step log call from now on; returns the function that stops it.
     The harness filters by ``CURRENT_RUN``: several engines in one process share the watchers."""
     _LOG_WATCHERS.append(watcher)
-    return lambda: _LOG_WATCHERS.remove(watcher)
+
+    def stop() -> None:  # once or more: the second time finds nothing to do
+        if watcher in _LOG_WATCHERS:
+            _LOG_WATCHERS.remove(watcher)
+
+    return stop
 
 
 _LEVEL_NAMES = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warn",

@@ -142,9 +142,10 @@ class Engine:
                 hooks.append(hook)
 
     def remove_observer(self, observer: EngineObserver | object) -> None:
+        """Stop calling ``observer``'s hooks (removing one twice is harmless)."""
         for hooks, name in self._hooks():
             hook = getattr(observer, name, None)
-            if hook is not None:
+            if hook is not None and hook in hooks:
                 hooks.remove(hook)
 
     def _hooks(self) -> tuple[tuple[list[Any], str], ...]:

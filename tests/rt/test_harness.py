@@ -112,3 +112,10 @@ async def test_motia_runtime_fixture_serves_the_project_steps(motia_runtime: Run
     assert response.status_code == 202
     order_id = response.json()["orderId"]
     await motia_runtime.wait_for_topic("fulfillment.shipped", match={"orderId": order_id})
+
+
+async def test_closing_the_harness_twice_is_harmless(tmp_path: Path) -> None:
+    async with Runtime(make_app(tmp_path, {"noop_step.py": """
+        config = {"type": "noop", "name": "Nothing", "virtualEmits": []}
+    """})) as rt:  # fmt: skip
+        await rt.aclose()  # and again on leaving the block
