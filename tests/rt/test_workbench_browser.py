@@ -85,6 +85,10 @@ def test_the_workbench_shows_the_flow_and_follows_an_order_live(page: Page, tmp_
 
     with LiveServer(create_app(STEPS, cron=False)) as server:
         page.goto(server.url + "/__motia/workbench")
+        # The page says when it is ready: graph, history and routes shown, the live stream open.
+        page.wait_for_selector("html[data-ready=true]", state="attached")
+        assert page.locator("#route option").count() > 1
+        expect(page.locator("#conn")).to_have_text("live")
 
         # The graph: every step, by type, with virtual edges dashed.
         graph = page.locator("#graph")
@@ -197,3 +201,62 @@ def test_a_seconds_first_cron_step_is_labelled_so(page: Page, tmp_path: Path) ->
         page.goto(server.url + "/__motia/workbench")
         node = page.locator("#graph g.node.cron[data-step=Tick]")
         expect(node).to_contain_text("cron */10 * * * * * (sec first)")
+
+
+CONSTRAINED = """
+    from typing import Literal
+    from pydantic import BaseModel, Field
+
+    class Leg(BaseModel):
+        origin: str = Field(min_length=3, max_length=3)
+        seats: int = Field(ge=1, le=9)
+
+    class Booking(BaseModel):
+        traveler: str = Field(min_length=12)
+        contact_email: str
+        cabin: Literal["economy", "business"]
+        legs: list[Leg] = Field(min_length=2)
+        budget: float = Field(gt=100, multiple_of=50)
+        note: str | None = None
+
+    config = {"type": "api", "name": "Book", "path": "/bookings", "method": "POST",
+              "bodySchema": Booking, "emits": []}
+    async def handler(request, context):
+        return {"status": 202, "body": {}}
+"""
+RAW = """
+    config = {"type": "api", "name": "Raw", "path": "/raw/:id", "method": "PUT", "emits": [],
+              "bodySchema": {"type": "object", "required": ["id", "when", "count", "tags"],
+                             "properties": {"id": {"type": "string", "format": "uuid"},
+                                            "when": {"type": "string", "format": "date-time"},
+                                            "count": {"type": "integer", "exclusiveMinimum": 0,
+                                                      "exclusiveMaximum": 5, "multipleOf": 2},
+                                            "tags": {"type": "array", "minItems": 3,
+                                                     "items": {"enum": ["a", "b"]}},
+                                            "code": {"type": "string", "maxLength": 2}},
+                             "additionalProperties": False}}
+    async def handler(request, context):
+        return {"status": 200, "body": {}}
+"""
+
+
+def test_the_tester_prefills_a_body_that_passes_the_route_schema(page: Page, tmp_path: Path) -> None:
+    from motia_rt.loader import load_steps
+    from tests.step_files import make_app
+
+    steps = make_app(tmp_path, {"book_step.py": CONSTRAINED, "raw_step.py": RAW})
+    registry = load_steps(steps)
+    bodies = {s.name: s.body for s in registry.of_kind("api")}
+    with LiveServer(create_app(steps, cron=False)) as server:
+        page.goto(server.url + "/__motia/workbench")
+        page.wait_for_selector("html[data-ready=true]", state="attached")
+        options = page.locator("#route option")
+        assert options.count() == len(bodies) == 2
+        for index in range(options.count()):
+            page.locator("#route").select_option(str(index))
+            name = options.nth(index).inner_text().split(" \u2014 ")[1]
+            schema = bodies[name]
+            assert schema is not None
+            body = json.loads(page.locator("#body").input_value())
+            schema.validate(body, f"{name}'s pre-filled body")  # raises when it fails the schema
+        page.goto("about:blank")
