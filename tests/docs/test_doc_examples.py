@@ -1,0 +1,82 @@
+"""The docs' Python examples run as written.
+
+Two conventions mark what runs:
+
+- a ```python block right after a ``<!-- run -->`` line is part of its doc's test module: the marked
+  blocks of one doc, in order, make one file that pytest runs from the repository root (where
+  ``steps/`` is the reference app the examples use);
+- the tutorial's blocks whose first line names a file (``# signup/steps/models.py``) are written
+  into a project made by ``motia-rt create``, whose tests then pass.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from motia_rt.scaffold import create_project
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+MARK = "<!-- run -->"
+_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.S | re.M)
+
+
+def python_blocks(text: str) -> list[tuple[str, str]]:
+    """``(the line before the block, the block's code)`` for every ```python block."""
+    found = []
+    for match in _BLOCK.finditer(text):
+        before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        found.append((before.strip(), match.group(1)))
+    return found
+
+
+def _pytest(args: list[str], cwd: Path, pythonpath: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(pythonpath), "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+MARKED = sorted(p.name for p in DOCS.glob("*.md") if MARK in p.read_text(encoding="utf-8"))
+
+
+def test_the_convention_finds_blocks() -> None:
+    text = "intro\n\n<!-- run -->\n```python\nx = 1\n```\n\n```python\ny = 2\n```\n"
+    assert python_blocks(text) == [(MARK, "x = 1\n"), ("", "y = 2\n")]
+    assert {"testing.md", "fuzzing.md"} <= set(MARKED)
+
+
+@pytest.mark.parametrize("doc", MARKED)
+def test_the_marked_blocks_of_a_doc_run(doc: str, tmp_path: Path) -> None:
+    blocks = [code for before, code in python_blocks((DOCS / doc).read_text()) if before == MARK]
+    module = tmp_path / f"test_doc_{Path(doc).stem.replace('-', '_')}.py"
+    module.write_text("\n\n".join(blocks), encoding="utf-8")
+    result = _pytest([str(module), "-c", str(ROOT / "pyproject.toml")], cwd=ROOT, pythonpath=ROOT)
+    assert result.returncode == 0, f"{doc}'s examples fail:\n{result.stdout[-4000:]}{result.stderr}"
+
+
+def test_the_tutorial_app_is_built_from_its_blocks_and_its_tests_pass(tmp_path: Path) -> None:
+    project = tmp_path / "signup"
+    create_project(project)
+    for folder in ("steps", "scenarios", "tests"):  # the tutorial's `rm -r steps/* scenarios/* tests/*`
+        shutil.rmtree(project / folder)
+        (project / folder).mkdir()
+    written = []
+    for _, code in python_blocks((DOCS / "tutorial.md").read_text()):
+        header = re.match(r"# signup/(\S+)\n", code)
+        if header:  # "# signup/path (the handler, fixed)" is a fragment, not a file: not matched
+            (project / header[1]).parent.mkdir(parents=True, exist_ok=True)
+            (project / header[1]).write_text(code, encoding="utf-8")
+            written.append(header[1])
+    assert "steps/models.py" in written and "tests/test_signup.py" in written, written
+    result = _pytest(["tests"], cwd=project, pythonpath=project)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr
+    assert re.search(r"\b5 passed\b", result.stdout), result.stdout[-2000:]
