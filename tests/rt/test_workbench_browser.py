@@ -240,7 +240,9 @@ RAW = """
 """
 
 
-def test_the_tester_prefills_a_body_that_passes_the_route_schema(page: Page, tmp_path: Path) -> None:
+def test_the_tester_prefills_a_body_that_passes_the_route_schema(
+    page: Page, tmp_path: Path
+) -> None:
     from motia_rt.loader import load_steps
     from tests.step_files import make_app
 
