@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -73,7 +74,9 @@ def test_the_marked_blocks_of_a_doc_run(doc: str, tmp_path: Path) -> None:
     )
 
 
-def test_the_tutorial_app_is_built_from_its_blocks_and_its_tests_pass(tmp_path: Path) -> None:
+def test_the_tutorial_app_builds_from_its_blocks_passes_its_tests_and_its_fix_holds(
+    tmp_path: Path,
+) -> None:
     project = tmp_path / "signup"
     create_project(project)
     # The tutorial's `rm -r steps/* scenarios/* tests/*`.
@@ -81,7 +84,9 @@ def test_the_tutorial_app_is_built_from_its_blocks_and_its_tests_pass(tmp_path: 
         shutil.rmtree(project / folder)
         (project / folder).mkdir()
     written = []
-    for _, code in python_blocks((DOCS / "tutorial.md").read_text()):
+    tutorial = (DOCS / "tutorial.md").read_text(encoding="utf-8")
+    assert FIXED_HEADER in tutorial and shlex.join(REPLAY) in tutorial
+    for _, code in python_blocks(tutorial):
         header = re.match(r"# signup/(\S+)\n", code)
         if header:  # "# signup/path (the handler, fixed)" is a fragment, not a file: not matched
             (project / header[1]).parent.mkdir(parents=True, exist_ok=True)
@@ -91,3 +96,24 @@ def test_the_tutorial_app_is_built_from_its_blocks_and_its_tests_pass(tmp_path: 
     result = _pytest(["tests"], cwd=project, pythonpath=project)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr
     assert re.search(r"\b5 passed\b", result.stdout), result.stdout[-2000:]
+
+    # Step 5: the scenario passes without faults; the plan the tutorial shows breaks it, until the fix.
+    assert "1 passed, 0 failed" in _motia_sim(project, "run", "scenarios/").stdout
+    broken = _motia_sim(project, *REPLAY)
+    assert broken.returncode != 0 and "at_most_one_welcome_per_user" in broken.stdout, broken.stdout
+    fix = next(c for _, c in python_blocks(tutorial) if c.startswith(FIXED_HEADER))
+    step = project / "steps/email/send_welcome_step.py"
+    source = step.read_text(encoding="utf-8")
+    step.write_text(source[: source.index("async def handler")] + fix, encoding="utf-8")
+    fixed = _motia_sim(project, *REPLAY)
+    assert fixed.returncode == 0 and "no invariant broke" in fixed.stdout, fixed.stdout
+
+
+FIXED_HEADER = "# signup/steps/email/send_welcome_step.py (the handler, fixed)"
+REPLAY = ("replay", "scenarios/signup.py::two_signups", "--seed", "0",
+          "--plan", "crash step=SendWelcome run=1 after=state#1")  # fmt: skip
+
+
+def _motia_sim(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [str(Path(sys.executable).parent / "motia-sim"), *args]
+    return subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=60)
