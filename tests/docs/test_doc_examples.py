@@ -5,6 +5,7 @@ Two conventions mark what runs:
 - a ```python block right after a ``<!-- run -->`` line is part of its doc's test module: the marked
   blocks of one doc, in order, make one file that pytest runs from the repository root (where
   ``steps/`` is the reference app the examples use);
+- a ```python block right after a ``<!-- step -->`` line is a whole step file: it loads on its own;
 - the tutorial's blocks whose first line names a file (``# signup/steps/models.py``) are written
   into a project made by ``motia-rt create``, whose tests then pass.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from motia_rt.loader import load_steps
 from motia_rt.scaffold import create_project
 from motia_rt.server import create_app
 from tests.live_server import LiveServer
@@ -50,13 +52,30 @@ def _pytest(
     )  # fmt: skip
 
 
+STEP_MARK = "<!-- step -->"
+STEP_FILES = [
+    pytest.param(code, id=f"{doc.name}-{n}")
+    for doc in sorted(DOCS.glob("*.md"))
+    for n, code in enumerate(
+        c for b, c in python_blocks(doc.read_text(encoding="utf-8")) if b == STEP_MARK
+    )
+]
+
+
+@pytest.mark.parametrize("code", STEP_FILES)
+def test_a_marked_step_file_loads(code: str, tmp_path: Path) -> None:
+    (tmp_path / "example_step.py").write_text(code, encoding="utf-8")
+    registry = load_steps(tmp_path)  # raises StepLoadError with the reason when it does not load
+    assert len(registry) == 1
+
+
 MARKED = sorted(p.name for p in DOCS.glob("*.md") if MARK in p.read_text(encoding="utf-8"))
 
 
 def test_the_convention_finds_blocks() -> None:
     text = "intro\n\n<!-- run -->\n```python\nx = 1\n```\n\n```python\ny = 2\n```\n"
     assert python_blocks(text) == [(MARK, "x = 1\n"), ("```", "y = 2\n")]
-    assert {"testing.md", "fuzzing.md"} <= set(MARKED)
+    assert {"testing.md", "fuzzing.md"} <= set(MARKED) and len(STEP_FILES) >= 7
 
 
 @pytest.mark.parametrize("doc", MARKED)
