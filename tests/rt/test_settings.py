@@ -70,7 +70,10 @@ def test_no_pyproject_or_no_table_sets_nothing(tmp_path: Path) -> None:
         ),
         ("[tool.motia]\nport = '3000'\n", r"port is '3000'; it takes an integer"),
         ("[tool.motia]\nport = 70000\n", r"port is 70000; use a TCP port from 1 to 65535"),
-        ("[tool.motia]\nvalidation = 'loose'\n", r'validation is \'loose\'; use "strict", "lax" or "motia"'),
+        (
+            "[tool.motia]\nvalidation = 'loose'\n",
+            r'validation is \'loose\'; use "strict", "lax" or "motia"',
+        ),
         ("[tool.motia.fuzz]\nexamples = 0\n", r"examples is 0; use a number of 1 or more"),
         ("[tool.motia.fuzz]\nexamples = true\n", r"examples is True; it takes an integer"),
         ("[tool.motia]\nfuzz = 3\n", r"\[tool.motia\] fuzz is 3; it takes a table"),
