@@ -29,6 +29,7 @@ from tests.live_server import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
+DOC_FILES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
 MARK = "<!-- run -->"
 _BLOCK = re.compile(r"^```python\n(.*?)^```$", re.S | re.M)
 
@@ -55,7 +56,7 @@ def _pytest(
 STEP_MARK = "<!-- step -->"
 STEP_FILES = [
     pytest.param(code, id=f"{doc.name}-{n}")
-    for doc in sorted(DOCS.glob("*.md"))
+    for doc in DOC_FILES
     for n, code in enumerate(
         c for b, c in python_blocks(doc.read_text(encoding="utf-8")) if b == STEP_MARK
     )
@@ -69,18 +70,20 @@ def test_a_marked_step_file_loads(code: str, tmp_path: Path) -> None:
     assert len(registry) == 1
 
 
-MARKED = sorted(p.name for p in DOCS.glob("*.md") if MARK in p.read_text(encoding="utf-8"))
+MARKED = [str(p.relative_to(ROOT)) for p in DOC_FILES if MARK in p.read_text(encoding="utf-8")]
 
 
 def test_the_convention_finds_blocks() -> None:
     text = "intro\n\n<!-- run -->\n```python\nx = 1\n```\n\n```python\ny = 2\n```\n"
     assert python_blocks(text) == [(MARK, "x = 1\n"), ("```", "y = 2\n")]
-    assert {"testing.md", "fuzzing.md"} <= set(MARKED) and len(STEP_FILES) >= 7
+    assert {"README.md", "docs/testing.md", "docs/fuzzing.md"} <= set(MARKED) and len(
+        STEP_FILES
+    ) >= 7
 
 
 @pytest.mark.parametrize("doc", MARKED)
 def test_the_marked_blocks_of_a_doc_run(doc: str, tmp_path: Path) -> None:
-    blocks = [code for before, code in python_blocks((DOCS / doc).read_text()) if before == MARK]
+    blocks = [code for before, code in python_blocks((ROOT / doc).read_text()) if before == MARK]
     module = tmp_path / f"test_doc_{Path(doc).stem.replace('-', '_')}.py"
     module.write_text("\n\n".join(blocks), encoding="utf-8")
     with LiveServer(create_app(ROOT / "steps", cron=False)) as server:
