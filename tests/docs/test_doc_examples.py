@@ -1,13 +1,14 @@
-"""The docs' Python examples run as written.
+"""The docs' Python examples (README.md and docs/*.md) run as written.
 
-Two conventions mark what runs:
+Three conventions mark what runs (an HTML comment does not show when the Markdown is rendered):
 
 - a ```python block right after a ``<!-- run -->`` line is part of its doc's test module: the marked
   blocks of one doc, in order, make one file that pytest runs from the repository root (where
-  ``steps/`` is the reference app the examples use);
+  ``steps/`` is the reference app the examples use), with ``MOTIA_URL`` naming a live server on
+  that app (for the remote-testing examples);
 - a ```python block right after a ``<!-- step -->`` line is a whole step file: it loads on its own;
 - the tutorial's blocks whose first line names a file (``# signup/steps/models.py``) are written
-  into a project made by ``motia-rt create``, whose tests then pass.
+  into a project made by ``motia-rt create``, whose tests then pass, and its step 5 replays as shown.
 """
 
 from __future__ import annotations
