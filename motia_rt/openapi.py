@@ -58,7 +58,10 @@ def _operation(step: Step, components: dict[str, Any]) -> dict[str, Any]:
             "content": {"application/json": {"schema": _hoist(schema.json_schema, components)}},
         }
     if not step.responses:
-        operation["responses"]["200"] = {"description": "handler response"}
+        # No declared status: any 2xx the handler returns (a handler's 202 is not documented as 200).
+        operation["responses"]["2XX"] = {
+            "description": "the handler's response (declare responseSchema to document its status)"
+        }
     errors = dict(_CLIENT_ERRORS)
     if step.body is None:
         errors.pop("413")

@@ -94,7 +94,8 @@ def test_query_params_and_plain_json_schemas(write_steps: WriteSteps) -> None:
     assert search["responses"]["200"]["content"]["application/json"]["schema"]["type"] == "array"
     put = document["paths"]["/items/{kind}"]["put"]
     assert put["requestBody"]["content"]["application/json"]["schema"]["required"] == ["n"]
-    assert put["responses"]["200"] == {"description": "handler response"}
+    # No responseSchema: the handler may return any 2xx, so no single status is claimed.
+    assert set(put["responses"]) == {"2XX", "400", "413", "415", "500", "504"}
 
 
 def test_motia_rt_openapi_prints_the_document(

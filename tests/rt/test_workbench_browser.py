@@ -85,6 +85,10 @@ def test_the_workbench_shows_the_flow_and_follows_an_order_live(page: Page, tmp_
 
     with LiveServer(create_app(STEPS, cron=False)) as server:
         page.goto(server.url + "/__motia/workbench")
+        # The page says when it is ready: graph, history and routes shown, the live stream open.
+        page.wait_for_selector("html[data-ready=true]", state="attached")
+        assert page.locator("#route option").count() > 1
+        expect(page.locator("#conn")).to_have_text("live")
 
         # The graph: every step, by type, with virtual edges dashed.
         graph = page.locator("#graph")
@@ -197,3 +201,134 @@ def test_a_seconds_first_cron_step_is_labelled_so(page: Page, tmp_path: Path) ->
         page.goto(server.url + "/__motia/workbench")
         node = page.locator("#graph g.node.cron[data-step=Tick]")
         expect(node).to_contain_text("cron */10 * * * * * (sec first)")
+
+
+CONSTRAINED = """
+    from typing import Literal
+    from pydantic import BaseModel, Field
+
+    class Leg(BaseModel):
+        origin: str = Field(min_length=3, max_length=3)
+        seats: int = Field(ge=1, le=9)
+
+    class Booking(BaseModel):
+        traveler: str = Field(min_length=12)
+        contact_email: str
+        cabin: Literal["economy", "business"]
+        legs: list[Leg] = Field(min_length=2)
+        budget: float = Field(gt=100, multiple_of=50)
+        note: str | None = None
+
+    config = {"type": "api", "name": "Book", "path": "/bookings", "method": "POST",
+              "bodySchema": Booking, "emits": []}
+    async def handler(request, context):
+        return {"status": 202, "body": {}}
+"""
+RAW = """
+    config = {"type": "api", "name": "Raw", "path": "/raw/:id", "method": "PUT", "emits": [],
+              "bodySchema": {"type": "object", "required": ["id", "when", "count", "tags"],
+                             "properties": {"id": {"type": "string", "format": "uuid"},
+                                            "when": {"type": "string", "format": "date-time"},
+                                            "count": {"type": "integer", "exclusiveMinimum": 0,
+                                                      "exclusiveMaximum": 5, "multipleOf": 2},
+                                            "tags": {"type": "array", "minItems": 3,
+                                                     "items": {"enum": ["a", "b"]}},
+                                            "code": {"type": "string", "maxLength": 2}},
+                             "additionalProperties": False}}
+    async def handler(request, context):
+        return {"status": 200, "body": {}}
+"""
+
+
+def test_the_tester_prefills_a_body_that_passes_the_route_schema(
+    page: Page, tmp_path: Path
+) -> None:
+    from motia_rt.loader import load_steps
+    from tests.step_files import make_app
+
+    steps = make_app(tmp_path, {"book_step.py": CONSTRAINED, "raw_step.py": RAW})
+    registry = load_steps(steps)
+    bodies = {s.name: s.body for s in registry.of_kind("api")}
+    with LiveServer(create_app(steps, cron=False)) as server:
+        page.goto(server.url + "/__motia/workbench")
+        page.wait_for_selector("html[data-ready=true]", state="attached")
+        options = page.locator("#route option")
+        assert options.count() == len(bodies) == 2
+        for index in range(options.count()):
+            page.locator("#route").select_option(str(index))
+            name = options.nth(index).inner_text().split(" \u2014 ")[1]
+            schema = bodies[name]
+            assert schema is not None
+            body = json.loads(page.locator("#body").input_value())
+            schema.validate(body, f"{name}'s pre-filled body")  # raises when it fails the schema
+        page.goto("about:blank")
+
+
+def _schemas() -> object:
+    """JSON Schemas with constraints a body can meet (bounds that leave room, integer steps)."""
+    from hypothesis import strategies as st
+
+    strings = st.one_of(
+        st.builds(lambda lo, extra: {"type": "string", "minLength": lo, "maxLength": lo + extra},
+                  st.integers(0, 12), st.integers(0, 30)),
+        st.sampled_from(["email", "uuid", "date-time", "date"]).map(
+            lambda fmt: {"type": "string", "format": fmt}),
+    )  # fmt: skip
+    numbers = st.builds(
+        lambda kind, lo, exclusive, room, step: {"type": kind}
+        | ({"exclusiveMinimum": lo} if exclusive else {"minimum": lo})
+        | ({"multipleOf": step} if step else {"maximum": lo + room + 2}),
+        st.sampled_from(["integer", "number"]), st.integers(-50, 50), st.booleans(),
+        st.integers(0, 10), st.sampled_from([None, 2, 5, 10]),
+    )  # fmt: skip
+    leaves = st.one_of(
+        strings, numbers, st.just({"type": "boolean"}),
+        st.lists(st.text(min_size=1, max_size=5), min_size=1, max_size=3).map(lambda v: {"enum": v}),
+    )  # fmt: skip
+
+    def extend(
+        children: st.SearchStrategy[dict[str, object]],
+    ) -> st.SearchStrategy[dict[str, object]]:
+        objects = st.dictionaries(
+            st.from_regex(r"[a-z]{1,8}", fullmatch=True), children, max_size=4
+        )
+        return st.one_of(
+            st.builds(
+                lambda items, n: {"type": "array", "items": items, "minItems": n},
+                children,
+                st.integers(0, 3),
+            ),
+            objects.flatmap(
+                lambda props: st.builds(
+                    lambda required: {
+                        "type": "object",
+                        "properties": props,
+                        "required": sorted(required),
+                    },
+                    st.sets(st.sampled_from(sorted(props))) if props else st.just(set()),
+                )
+            ),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=8)
+
+
+def test_the_example_generator_meets_any_schema_it_supports(page: Page, tmp_path: Path) -> None:
+    """Property: for bodies with lengths, formats, bounds, steps, enums, arrays and nested objects,
+    the tester's example passes the schema (checked by the server's own validator)."""
+    from hypothesis import given, settings
+
+    from motia_rt.schema import Schema
+
+    with LiveServer(create_app(STEPS, cron=False)) as server:
+        page.goto(server.url + "/__motia/workbench")
+        page.wait_for_selector("html[data-ready=true]", state="attached")
+
+        @settings(max_examples=150, deadline=None, database=None)
+        @given(schema=_schemas())
+        def check(schema: dict[str, object]) -> None:
+            body = page.evaluate("s => example(s, {}, 'field')", schema)
+            Schema(schema).validate(body, "the example")
+
+        check()
+        page.goto("about:blank")
