@@ -182,7 +182,8 @@ BODY_FIELDS = st.fixed_dictionaries(
 
 def _outcome(decide: Callable[[], Any]) -> tuple[str, Any]:
     try:
-        return ("ok", decide())
+        # Compared by repr: a price of "nan" decodes to a float NaN, and NaN != NaN.
+        return ("ok", repr(decide()))
     except InputValidationError as exc:
         return ("invalid", [(e["loc"], e["type"]) for e in exc.errors])
     except (ValueError, UnicodeError):
@@ -200,6 +201,7 @@ def _outcome(decide: Callable[[], Any]) -> tuple[str, Any]:
                 b'{"n": 1, "price": Infinity}',
                 b'{"n": 1, "name": "\\ud800"}',
                 b'{"n": 1',
+                b'{"n": 1, "price": "NAN"}',  # lax mode reads it as a float NaN
             ]
         ),
     )
