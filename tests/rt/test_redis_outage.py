@@ -13,7 +13,6 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import pytest_asyncio
@@ -26,59 +25,12 @@ from motia_rt.transport.redis_streams import RedisStreamsTransport
 from steps.state_groups import ORDERS
 from tests.app.conftest import STEPS
 from tests.app.saga_checks import assert_saga_invariants, order, view
-from tests.redis_support import real_redis_url
+from tests.redis_support import RedisRelay, real_redis_url
 from tests.step_files import make_app
 
 aioredis = pytest.importorskip("redis.asyncio", reason="needs the redis extra: pip install redis")
 from redis.asyncio.retry import Retry  # noqa: E402
 from redis.backoff import NoBackoff  # noqa: E402
-
-
-class Switch:
-    """A TCP relay to Redis that can be switched off (open connections cut, new ones refused
-    at once) and on again, on the same port: a Redis outage as clients see it."""
-
-    def __init__(self, redis_url: str) -> None:
-        url = urlsplit(redis_url)
-        self.upstream = (url.hostname or "127.0.0.1", url.port or 6379)
-        self.url = redis_url
-        self.on = True
-        self._writers: list[asyncio.StreamWriter] = []
-        self._server: asyncio.Server | None = None
-
-    async def open(self) -> str:
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        return urlunsplit(urlsplit(self.url)._replace(netloc=f"127.0.0.1:{port}"))
-
-    def off(self) -> None:
-        self.on = False
-        for writer in self._writers:
-            writer.transport.abort()
-        self._writers.clear()
-
-    def close(self) -> None:
-        self.off()
-        if self._server is not None:
-            self._server.close()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not self.on:
-            writer.transport.abort()
-            return
-        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
-        self._writers += [writer, up_writer]
-
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            while data := await source.read(65536):
-                sink.write(data)
-                await sink.drain()
-            sink.close()
-
-        await asyncio.gather(
-            pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True
-        )
-
 
 APP = {
     "lookup_step.py": """
@@ -94,10 +46,10 @@ APP = {
 
 
 @pytest_asyncio.fixture
-async def switched(tmp_path: Path) -> AsyncIterator[tuple[Switch, Any, str]]:
+async def switched(tmp_path: Path) -> AsyncIterator[tuple[RedisRelay, Any, str]]:
     """A relay, a client through it (no retries of its own) and a key prefix, cleaned up after."""
     url = real_redis_url()
-    switch = Switch(url)
+    switch = RedisRelay(url)
     client = aioredis.Redis.from_url(
         await switch.open(), retry=Retry(NoBackoff(), 0), socket_connect_timeout=1
     )
@@ -132,7 +84,7 @@ async def logged(caplog: pytest.LogCaptureFixture, needle: str) -> None:
 
 
 async def test_a_state_call_waits_out_a_short_outage(
-    switched: tuple[Switch, Any, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    switched: tuple[RedisRelay, Any, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     switch, client, prefix = switched
     caplog.set_level(logging.WARNING, logger="motia.redis")
@@ -150,7 +102,7 @@ async def test_a_state_call_waits_out_a_short_outage(
 
 @pytest.mark.parametrize("emit", [False, True], ids=["state", "publish"])
 async def test_an_outage_longer_than_the_patience_is_a_503_with_retry_after(
-    switched: tuple[Switch, Any, str], tmp_path: Path, emit: bool
+    switched: tuple[RedisRelay, Any, str], tmp_path: Path, emit: bool
 ) -> None:
     switch, client, prefix = switched
     direct = aioredis.Redis.from_url(real_redis_url())
@@ -172,7 +124,7 @@ async def test_an_outage_longer_than_the_patience_is_a_503_with_retry_after(
 
 
 async def test_state_store_raises_backend_unavailable_when_patience_runs_out(
-    switched: tuple[Switch, Any, str],
+    switched: tuple[RedisRelay, Any, str],
 ) -> None:
     switch, client, prefix = switched
     store = RedisStateStore(client, prefix, patience=0.2)
@@ -190,7 +142,7 @@ class OutageAfterTheEmit(RedisStateStore):
     """Redis goes away between ``CreateOrder``'s emit and its ``state.set`` of the order: the
     worst moment, when the request fails although the saga has started."""
 
-    def __init__(self, switch: Switch, client: Any, prefix: str) -> None:
+    def __init__(self, switch: RedisRelay, client: Any, prefix: str) -> None:
         super().__init__(client, prefix, patience=0.3)
         self.switch = switch
         self.cut = False
@@ -203,7 +155,7 @@ class OutageAfterTheEmit(RedisStateStore):
 
 
 async def test_an_order_retried_with_its_key_after_a_503_is_placed_once(
-    switched: tuple[Switch, Any, str],
+    switched: tuple[RedisRelay, Any, str],
 ) -> None:
     switch, client, prefix = switched
     direct = aioredis.Redis.from_url(real_redis_url())

@@ -12,7 +12,6 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import pytest_asyncio
@@ -23,7 +22,7 @@ from motia_rt.transport._redis_groups import tidy, trim_topic
 from motia_rt.transport._redis_layout import Keys, entry_fields
 from motia_rt.transport.redis_streams import RedisStreamsTransport
 from tests.contract.transport_contract import Inbox, Policy, ack
-from tests.redis_support import real_redis_url
+from tests.redis_support import RedisRelay, real_redis_url
 
 aioredis = pytest.importorskip("redis.asyncio", reason="needs the redis extra: pip install redis")
 
@@ -115,49 +114,11 @@ async def test_acks_are_pending_until_redis_has_them_and_close_sends_them(
     assert (await client.xpending(f"{prefix}:topic:t", "A"))["pending"] == 0
 
 
-class Link:
-    """A TCP relay to Redis that a test can cut: nothing a process sends after ``cut()`` arrives,
-    as if it had been killed."""
-
-    def __init__(self, redis_url: str) -> None:
-        url = urlsplit(redis_url)
-        self.upstream = (url.hostname or "127.0.0.1", url.port or 6379)
-        self.url = redis_url
-        self._writers: list[asyncio.StreamWriter] = []
-        self._server: asyncio.Server | None = None
-
-    async def open(self) -> str:
-        """Start relaying; the URL to connect through."""
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        return urlunsplit(urlsplit(self.url)._replace(netloc=f"127.0.0.1:{port}"))
-
-    def cut(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in self._writers:
-            writer.transport.abort()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
-        self._writers += [writer, up_writer]
-
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            while data := await source.read(65536):
-                sink.write(data)
-                await sink.drain()
-            sink.close()
-
-        await asyncio.gather(
-            pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True
-        )
-
-
 async def test_a_worker_dying_before_its_queued_acks_reach_redis_loses_nothing(
     start: Start, redis_url: str, prefix: str
 ) -> None:
     sub = Subscription("A", "t", visibility_timeout=0.3)
-    link = Link(redis_url)
+    link = RedisRelay(redis_url)
     dying_client = aioredis.Redis.from_url(await link.open(), decode_responses=True)
     dying = RedisStreamsTransport(dying_client, prefix=prefix, clock=AsyncioClock())
     handled = Inbox(dying, dying.clock, None)
@@ -167,7 +128,7 @@ async def test_a_worker_dying_before_its_queued_acks_reach_redis_loses_nothing(
         await dying.publish(msg(1))
         await handled.until(1)
         await dying.ack(handled.deliveries[0])  # queued, sent at the loop's next turn
-        link.cut()  # the process dies before that turn
+        link.close()  # the process dies before that turn
         assert dying.pending() == 1, "the ack is queued, not confirmed"
         _, inbox = await start([sub])
         await inbox.until(1, handled=True)
