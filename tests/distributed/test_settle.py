@@ -11,19 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from motia_rt.testing import MotiaTestClient
-from tests.distributed.apps import SERVICES, Effects, Process
+from tests.distributed.apps import APP, SERVICES, Effects, Process
 from tests.distributed.test_processes import free_port
 from tests.step_files import make_app
 
 SLOW_APP = {
     "services.py": SERVICES,
-    "intake_step.py": """
-        config = {"type": "api", "name": "Intake", "path": "/work", "method": "POST",
-                  "emits": ["work"]}
-        async def handler(req, context):
-            await context.emit({"topic": "work", "data": {"id": req.body["id"]}})
-            return {"status": 202, "body": {"queued": req.body["id"]}}
-    """,
+    "intake_step.py": APP["intake_step.py"],  # POST /work emits work {id}
     "slow_step.py": """
         config = {"type": "event", "name": "Slow", "subscribes": ["work"],
                   "infrastructure": {"handler": {"timeout": 10},
