@@ -198,7 +198,8 @@ class Engine:
         return run
 
     def _watch_state(self, registry: StepRegistry) -> None:
-        self._state_access.watch = self._state_changed if registry.of_kind("state") else None
+        self._state_views = registry.of_kind("state")
+        self._state_access.watch = self._state_changed if self._state_views else None
 
     def _state_changed(self, group: str, key: str, old: Any, new: Any) -> None:
         # Each state trigger runs in a task of its own, as a cron tick does: the writer goes on.
@@ -206,7 +207,7 @@ class Engine:
         trace_id = current.trace_id if current is not None else self.ids.trace_id()
         change = {"type": "state", "groupId": group, "itemId": key, "oldValue": old,
                   "newValue": new}  # fmt: skip
-        for view in self.registry.of_kind("state"):
+        for view in self._state_views:
             self._active += 1  # counted from now, so settle() waits for a run not yet started
             task = asyncio.create_task(self.run_state(view, change, trace_id))
             self._spawned.add(task)
@@ -214,6 +215,10 @@ class Engine:
 
     def _spawned_done(self, task: asyncio.Task[Any]) -> None:
         self._spawned.discard(task)
+        self._release()
+
+    def _release(self) -> None:
+        """One piece of work counted in ``_active`` is over; wake ``settle()`` at the last."""
         self._active -= 1
         if self._active == 0 and self._quiet is not None:
             self._quiet.set()
@@ -387,9 +392,7 @@ class Engine:
     def _end(self, run: HandlerRun) -> None:
         run.ended = self.clock.now()
         if run.kind != "event":
-            self._active -= 1
-            if self._active == 0 and self._quiet is not None:
-                self._quiet.set()
+            self._release()
         for on_run_end in self._on_run_end:
             on_run_end(run)
 
