@@ -237,11 +237,6 @@ def routing(network: VirtualNetwork) -> Iterator[VirtualNetwork]:
             _NETWORK.set(previous)
 
 
-def current() -> VirtualNetwork | None:
-    """The network routing this context's requests, if any."""
-    return _NETWORK.get()
-
-
 def _install() -> None:
     """Wrap the default httpx transports once: clients made at import time use them too."""
     global _patched
